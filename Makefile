@@ -1,0 +1,51 @@
+# onnx-basisprune: make targets
+#   make deps         install what build, demo and tests need (apt-get, pip); idempotent
+#   make build        release build of the onnx-basisprune executable
+#   make test         deps, then the whole test suite (release mode)
+#   make demo         deps, then the main job on the bundled default model and Fashion-MNIST
+#   make bench        deps, then the benchmarks in bench/
+#   make lint         layering checks (C imports only where they belong)
+#   make proto        regenerate Sources/COnnxProto from the pinned onnx wheel's onnx.proto
+#   make check-proto  fail if Sources/COnnxProto differs from a fresh generation
+
+SHELL := /bin/bash
+APT_PACKAGES := libprotobuf-c-dev protobuf-c-compiler libopenblas-dev liblapacke-dev \
+	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev pkg-config
+PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy
+BIN := .build/release/onnx-basisprune
+DEMO_MODEL := fixtures/fmnist-lite0-32.onnx
+
+.PHONY: deps build test demo bench lint proto check-proto
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -c 'import onnx, onnxruntime, numpy, sys; sys.exit(onnx.__version__ != "$(shell cat proto/ONNX_VERSION)" or onnxruntime.__version__ != "1.32.0")' 2>/dev/null || \
+		{ echo "make deps: pip install $(PIP_PACKAGES)"; python3 -m pip install -q $(PIP_PACKAGES); }
+
+build: deps
+	swift build -c release --product onnx-basisprune
+
+test: deps
+	swift build -c release
+	swift test -c release
+
+demo: build
+	$(BIN) inspect $(DEMO_MODEL)
+
+bench: build
+	@echo "benchmarks arrive with the engine"
+
+lint:
+	@bad=$$(grep -rln "import COnnxProto\|import COnnxSupport\|import CProtobufC" Sources/BasisPrune | grep -v "^Sources/BasisPrune/ONNX/"; \
+		grep -rln "import CBLAS\|import CLAPACKE" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Kernels/"); \
+	if [ -n "$$bad" ]; then echo "C modules imported outside their folder:"; echo "$$bad"; exit 1; fi; echo "lint: layering ok"
+
+proto: deps
+	proto/generate.sh
+
+check-proto: deps
+	proto/generate.sh --check

@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictLibrarySettings: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "onnx-basisprune",
+    products: [
+        .executable(name: "onnx-basisprune", targets: ["onnx-basisprune"]),
+        .library(name: "BasisPrune", targets: ["BasisPrune"]),
+    ],
+    targets: [
+        // MARK: - C libraries
+        .systemLibrary(
+            name: "CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CLAPACKE", pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev"])]),
+        .target(name: "COnnxProto", dependencies: ["CProtobufC"]),
+        .target(name: "COnnxSupport", dependencies: ["CProtobufC"]),
+
+        // MARK: - Library
+        .target(
+            name: "BasisPrune",
+            dependencies: ["CProtobufC", "COnnxProto", "COnnxSupport", "CBLAS", "CLAPACKE"],
+            swiftSettings: strictLibrarySettings),
+
+        // MARK: - Tool
+        .executableTarget(name: "onnx-basisprune", dependencies: ["BasisPrune"]),
+
+        // MARK: - Tests
+        .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport"),
+        .testTarget(name: "BasisPruneTests", dependencies: ["BasisPrune", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ]
+)
