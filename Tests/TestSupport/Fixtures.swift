@@ -1,1 +1,57 @@
-public enum Fixtures {}
+import Foundation
+
+/// Paths of the real material tests use: the repository, the shared models, Debian's data.
+public enum Fixtures {
+    /// The package root (found from this source file's location).
+    public static let repositoryRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// `../shared/models` beside the repository (the CI clone has it too).
+    public static let sharedModels: String = {
+        URL(fileURLWithPath: repositoryRoot).deletingLastPathComponent()
+            .appendingPathComponent("shared/models").standardizedFileURL.path
+    }()
+
+    public static var fmnistModel: String { sharedModels + "/fmnist-lite0-32.onnx" }
+    public static var imagenetModel: String { sharedModels + "/efficientnet-lite0-imagenet.onnx" }
+    public static var bundledModel: String { repositoryRoot + "/fixtures/fmnist-lite0-32.onnx" }
+
+    /// Debian's libonnx-testdata.
+    public static let onnxTestData = "/usr/share/libonnx-testdata/data"
+
+    /// Fashion-MNIST from Debian's dataset-fashion-mnist.
+    public static let fashionMNIST = "/usr/share/datasets/fashion-mnist"
+
+    /// The release or debug build of the tool, whichever `swift test` built.
+    public static var executable: String {
+        let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
+        for dir in [bundle.path, repositoryRoot + "/.build/release", repositoryRoot + "/.build/debug"] {
+            let candidate = dir + "/onnx-basisprune"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return repositoryRoot + "/.build/release/onnx-basisprune"
+    }
+
+    /// A fresh temporary directory.
+    public static func temporaryDirectory(_ label: String = "test") -> String {
+        let path = NSTemporaryDirectory() + "basisprune-\(label)-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Every `model.onnx` under the testdata suites (node, simple, pytorch-converted, pytorch-operator).
+    public static func conformanceModels() -> [String] {
+        var found: [String] = []
+        for suite in ["node", "simple", "pytorch-converted", "pytorch-operator"] {
+            let dir = onnxTestData + "/" + suite
+            let cases = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for name in cases.sorted() where FileManager.default.fileExists(atPath: "\(dir)/\(name)/model.onnx") {
+                found.append("\(dir)/\(name)/model.onnx")
+            }
+        }
+        return found
+    }
+}
