@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(name: "onnx-basisprune", dependencies: ["BasisPrune"]),
 
         // MARK: - Tests
-        .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport", exclude: ["python"]),
         .testTarget(name: "BasisPruneTests", dependencies: ["BasisPrune", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]

@@ -1,1 +1,39 @@
-import BasisPrune
+import Foundation
+
+/// Dispatches to a subcommand, prints its output, and maps errors to exit codes.
+let topLevelHelp = """
+    onnx-basisprune: makes transfer-learned CNNs smaller by basis pruning, without fine-tuning weights.
+
+    USAGE: onnx-basisprune COMMAND [ARGUMENTS] [OPTIONS]
+
+    COMMANDS:
+      inspect MODEL       producer, opsets, inputs and outputs, op counts, parameters, and a
+                          per-layer table of Conv/Gemm/MatMul layers with MACs
+
+    Run `onnx-basisprune COMMAND --help` for a command's arguments and options.
+
+    EXIT CODES:
+      0  success
+      1  runtime failure
+      2  usage error or bad input (unreadable or invalid model, unknown option)
+
+    """
+
+func runCommand(_ argv: [String]) throws(CLIError) -> String {
+    guard let command = argv.first else { throw .usage("no command given\n" + topLevelHelp) }
+    let rest = Array(argv.dropFirst())
+    switch command {
+    case "inspect": return try InspectCommand.run(rest)
+    case "help", "--help", "-h": return topLevelHelp
+    default: throw .usage("unknown command '\(command)' (see onnx-basisprune --help)")
+    }
+}
+
+do {
+    let output = try runCommand(Array(CommandLine.arguments.dropFirst()))
+    FileHandle.standardOutput.write(Data(output.utf8))
+    exit(ExitCode.success.rawValue)
+} catch {
+    FileHandle.standardError.write(Data("onnx-basisprune: \(error.message)\n".utf8))
+    exit(error.code.rawValue)
+}

@@ -6,7 +6,7 @@ import Testing
 @Suite struct ImportTests {
     func write(_ bytes: [UInt8], _ name: String = "model.onnx", in directory: String? = nil) -> String {
         let path = (directory ?? Fixtures.temporaryDirectory("import")) + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
@@ -61,7 +61,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory("external")
         var blob = [UInt8](repeating: 0xAB, count: 16)
         for v: Float in [1.5, -2.25] { withUnsafeBytes(of: v) { blob.append(contentsOf: $0) } }
-        FileManager.default.createFile(atPath: directory + "/weights.bin", contents: Data(blob))
+        _ = FileManager.default.createFile(atPath: directory + "/weights.bin", contents: Data(blob))
         func model(length: Int64, location: String = "weights.bin") -> [UInt8] {
             ONNXBytes.reluModel(graph: { g in
                 g.message(5) { t in
@@ -80,7 +80,7 @@ import Testing
         let short = loadError(write(model(length: 8, location: "missing.bin"), "m2.onnx", in: directory))
         #expect(short?.hasPrefix(directory + "/m2.onnx: external data of tensor 'w': ") == true)
         #expect(short?.contains("missing.bin: No such file or directory") == true)
-        FileManager.default.createFile(atPath: directory + "/short.bin", contents: Data(blob.prefix(20)))
+        _ = FileManager.default.createFile(atPath: directory + "/short.bin", contents: Data(blob.prefix(20)))
         let tooShort = loadError(write(model(length: 8, location: "short.bin"), "m3.onnx", in: directory))
         #expect(tooShort == directory + "/m3.onnx: external data of tensor 'w': \(directory)/short.bin: needs 8 bytes at offset 16, but the file has 20 bytes")
         let outside = loadError(write(model(length: 8, location: "../weights.bin"), "m4.onnx", in: directory))

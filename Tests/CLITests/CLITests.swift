@@ -1,1 +1,64 @@
+import Foundation
+import TestSupport
 import Testing
+
+/// Runs the built executable and checks whole outputs and exit codes.
+@Suite struct CLITests {
+    func tool(_ arguments: [String]) throws -> ProcessResult { try run(Fixtures.executable, arguments) }
+
+    @Test func inspectText() throws {
+        let result = try tool(["inspect", Fixtures.bundledModel])
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.contains("producer     pytorch 2.15.0"))
+        #expect(lines.contains("parameters   3,362,810 in 100 initializers"))
+        #expect(lines.contains { $0.hasPrefix("/_conv_stem/Conv ") && $0.hasSuffix("896    221,184") })
+        #expect(lines.last?.hasPrefix("total (49 Conv, 1 Gemm)") == true)
+        #expect(lines.last?.hasSuffix("3,362,810  7,847,648") == true)
+    }
+
+    @Test func inspectJSON() throws {
+        let result = try tool(["inspect", Fixtures.bundledModel, "--json", "--input-shape", "4x3x32x32"])
+        #expect(result.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["schema"] as? String == "onnx-basisprune/inspect")
+        #expect(object["schema_version"] as? Int == 1)
+        let summary = try #require(object["summary"] as? [String: Any])
+        #expect(summary["total_parameters"] as? Int == 3_362_810)
+        #expect(summary["layer_macs"] as? Int == 4 * 7_847_648)
+        #expect((summary["layers"] as? [Any])?.count == 50)
+        #expect((summary["input_shapes"] as? [String: [Int]])?["input"] == [4, 3, 32, 32])
+    }
+
+    @Test func helpExplainsEveryFlag() throws {
+        let result = try tool(["inspect", "--help"])
+        #expect(result.status == 0)
+        for flag in ["--input-shape", "--json", "--help", "EXIT CODES"] { #expect(result.stdout.contains(flag)) }
+        let top = try tool(["--help"])
+        #expect(top.status == 0 && top.stdout.contains("inspect MODEL"))
+    }
+
+    @Test(arguments: [
+        (["inspect"], "onnx-basisprune: inspect takes exactly one MODEL (see onnx-basisprune inspect --help)"),
+        (["inspect", "/nonexistent.onnx"], "onnx-basisprune: /nonexistent.onnx: cannot read file: No such file or directory"),
+        (["inspect", "x.onnx", "--bogus"], "onnx-basisprune: unknown option --bogus for inspect (see onnx-basisprune inspect --help)"),
+        (["inspect", "x.onnx", "--input-shape", "1xAx3"], "onnx-basisprune: --input-shape '1xAx3' is not a shape like 1x3x32x32"),
+        (["frobnicate"], "onnx-basisprune: unknown command 'frobnicate' (see onnx-basisprune --help)"),
+    ])
+    func usageErrorsExitTwoWithOneLine(arguments: [String], message: String) throws {
+        let result = try tool(arguments)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == message + "\n")
+    }
+
+    @Test func badModelExitsTwo() throws {
+        let path = Fixtures.temporaryDirectory("cli") + "/bad.onnx"
+        _ = FileManager.default.createFile(atPath: path, contents: Data("not a model".utf8))
+        let result = try tool(["inspect", path])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("onnx-basisprune: \(path): not an ONNX model: "))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+}
