@@ -40,5 +40,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport", exclude: ["python"]),
         .testTarget(name: "BasisPruneTests", dependencies: ["BasisPrune", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["BasisPrune", "TestSupport"]),
     ]
 )

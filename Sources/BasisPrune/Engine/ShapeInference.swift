@@ -13,7 +13,20 @@ public struct ValueFacts: Sendable, Equatable {
         self.values = values
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// The product of the dims (saturating, so that a corrupt shape cannot trap).
+    public var elementCount: Int { Self.count(shape) ?? .max }
+
+    /// The product of `shape`'s dims, or nil for a negative dim or a product past 2^48.
+    public static func count(_ shape: [Int]) -> Int? {
+        var product = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= 1 << 48 else { return nil }
+            product = p
+        }
+        return product
+    }
 }
 
 /// Why shape inference stopped at a node. One line naming the node and op.
@@ -66,6 +79,9 @@ public struct ShapeInference {
                 unknownOps.insert(node.opType)
                 continue
             }
+            for output in outputs where ValueFacts.count(output.shape) == nil {
+                throw fail(node, "computes an invalid shape \(output.shape)")
+            }
             for (name, fact) in zip(node.outputs, outputs) where !name.isEmpty { facts[name] = fact }
         }
     }
@@ -85,7 +101,7 @@ public struct ShapeInference {
         func constant(_ i: Int) throws(ShapeError) -> [Int]? {
             guard i < x.count, let f = x[i] else { return nil }
             guard let v = f.values else { throw fail(node, "input \(i) must be a constant here") }
-            return v.map { Int($0) }
+            return v.map { Int(saturating: $0) }
         }
         func same(_ f: ValueFacts, values: [Double]? = nil) -> [ValueFacts] {
             [ValueFacts(dataType: f.dataType, shape: f.shape, values: values)]
@@ -153,7 +169,7 @@ public struct ShapeInference {
             let comparison = ["Equal", "Less", "Greater", "And", "Or"].contains(node.opType)
             let type = comparison ? DataType.bool : (node.opType == "Where" ? operands.last?.dataType : operands[0].dataType)
             var values: [Double]?
-            if operands.count == 2, let a = operands[0].values, let b = operands[1].values, shape.reduce(1, *) <= Self.foldLimit {
+            if operands.count == 2, let a = operands[0].values, let b = operands[1].values, ValueFacts.count(shape) ?? .max <= Self.foldLimit {
                 let integer = type.map(Self.isInteger) ?? false
                 let op: (Double, Double) -> Double
                 switch node.opType {
@@ -191,9 +207,9 @@ public struct ShapeInference {
 
         case "ConstantOfShape":
             guard let dims = try constant(0) else { throw fail(node, "no shape input") }
+            guard let count = ValueFacts.count(dims) else { throw fail(node, "invalid shape \(dims)") }
             let value = node.tensor("value")
             let fill = value?.doubleValues()?.first ?? 0
-            let count = dims.reduce(1, *)
             return [ValueFacts(dataType: value?.dataType ?? .float, shape: dims,
                                values: count <= Self.foldLimit ? Array(repeating: fill, count: count) : nil)]
 
@@ -211,9 +227,9 @@ public struct ShapeInference {
                 var out: [Double] = []
                 for o in 0..<outer {
                     for i in idx {
-                        var k = Int(i)
+                        var k = Int(saturating: i)
                         if k < 0 { k += n }
-                        guard k >= 0, k < n else { throw fail(node, "index \(Int(i)) out of range for size \(n)") }
+                        guard k >= 0, k < n else { throw fail(node, "index \(k) out of range for size \(n)") }
                         out.append(contentsOf: d[(o * n + k) * inner..<(o * n + k + 1) * inner])
                     }
                 }
@@ -247,7 +263,9 @@ public struct ShapeInference {
             let rank = first.shape.count
             var axis = node.int("axis", default: 0)!
             if axis < 0 { axis += rank }
-            guard axis >= 0, axis < rank else { throw fail(node, "axis out of range for rank \(rank)") }
+            guard axis >= 0, axis < rank, operands.allSatisfy({ $0.shape.count == rank }) else {
+                throw fail(node, "axis \(axis) or ranks \(operands.map(\.shape.count)) do not fit")
+            }
             var shape = first.shape
             shape[axis] = operands.reduce(0) { $0 + $1.shape[axis] }
             var values: [Double]?
@@ -268,20 +286,26 @@ public struct ShapeInference {
             let a = try input(0)
             let shapeInput = try constant(1)
             guard let target = shapeInput ?? node.ints("shape") else { throw fail(node, "no shape") }
+            guard target.allSatisfy({ $0 >= -1 }), target.filter({ $0 == -1 }).count <= 1 else {
+                throw fail(node, "invalid target shape \(target)")
+            }
             let allowZero = node.int("allowzero", default: 0)! != 0
             var shape = target.enumerated().map { i, d in d == 0 && !allowZero && i < a.shape.count ? a.shape[i] : d }
             if let minus = shape.firstIndex(of: -1) {
-                let known = shape.enumerated().filter { $0.offset != minus }.reduce(1) { $0 * $1.element }
+                guard let known = ValueFacts.count(shape.enumerated().filter { $0.offset != minus }.map(\.element)) else {
+                    throw fail(node, "invalid target shape \(target)")
+                }
                 guard known > 0, a.elementCount % known == 0 else { throw fail(node, "cannot reshape \(a.shape) to \(target)") }
                 shape[minus] = a.elementCount / known
             }
-            guard shape.reduce(1, *) == a.elementCount else { throw fail(node, "cannot reshape \(a.shape) to \(target)") }
+            guard ValueFacts.count(shape) == a.elementCount else { throw fail(node, "cannot reshape \(a.shape) to \(target)") }
             return [ValueFacts(dataType: a.dataType, shape: shape, values: a.values)]
 
         case "Flatten":
             let a = try input(0)
             var axis = node.int("axis", default: 1)!
             if axis < 0 { axis += a.shape.count }
+            guard axis >= 0, axis <= a.shape.count else { throw fail(node, "axis out of range for rank \(a.shape.count)") }
             return [ValueFacts(dataType: a.dataType, shape: [a.shape[..<axis].reduce(1, *), a.shape[axis...].reduce(1, *)], values: a.values)]
 
         case "Transpose":
@@ -350,7 +374,7 @@ public struct ShapeInference {
             let padsInput = opset >= 11 ? try constant(1) : nil
             guard let pads = node.ints("pads") ?? padsInput else { throw fail(node, "no pads") }
             let axes = try constant(3).map { $0.map { $0 < 0 ? $0 + rank : $0 } } ?? Array(0..<rank)
-            guard pads.count == 2 * axes.count else { throw fail(node, "\(pads.count) pads for \(axes.count) axes") }
+            guard pads.count == 2 * axes.count, axes.allSatisfy({ $0 >= 0 && $0 < rank }) else { throw fail(node, "\(pads.count) pads for \(axes.count) axes") }
             var shape = a.shape
             for (i, axis) in axes.enumerated() { shape[axis] += pads[i] + pads[i + axes.count] }
             return [ValueFacts(dataType: a.dataType, shape: shape)]
@@ -407,6 +431,7 @@ public struct ShapeInference {
             let rank = a.shape.count
             var axis = node.int("axis", default: 0)!
             if axis < 0 { axis += rank }
+            guard axis >= 0, axis < rank else { throw fail(node, "axis out of range for rank \(rank)") }
             let parts = node.outputs.count
             let splitInput = try constant(1)
             let sizes = node.ints("split") ?? splitInput
@@ -529,5 +554,21 @@ public struct ShapeInference {
         if b.count == 1 { shape.removeLast() }
         if a.count == 1 { shape.remove(at: shape.count - (b.count == 1 ? 1 : 2)) }
         return shape
+    }
+}
+
+extension Int {
+    /// `value` rounded toward zero and clamped to Int's range (NaN gives 0); int64 values such
+    /// as INT64_MAX that shape inference holds as Double come back without trapping.
+    init(saturating value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value >= 9.223_372_036_854_775e18 {
+            self = .max
+        } else if value <= -9.223_372_036_854_775e18 {
+            self = .min
+        } else {
+            self = Int(value.rounded(.towardZero))
+        }
     }
 }

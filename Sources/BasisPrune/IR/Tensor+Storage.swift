@@ -7,10 +7,16 @@ public final class TensorStorage: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
 
     /// Zero-filled storage of `byteCount` bytes.
-    public init(byteCount: Int) {
+    public convenience init(byteCount: Int) {
+        self.init(uninitializedByteCount: byteCount)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+    }
+
+    /// Storage whose bytes the caller writes before anything reads them (saves a pass over
+    /// memory for kernel outputs).
+    public init(uninitializedByteCount byteCount: Int) {
         self.byteCount = byteCount
         base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
     }
 
     /// Storage holding a copy of `bytes`.
@@ -39,6 +45,14 @@ public final class TensorStorage: @unchecked Sendable {
         rethrows -> R
     {
         try body(UnsafeMutableRawBufferPointer(start: base, count: byteCount))
+    }
+
+    /// Typed write access, for code that has just allocated this storage and fills it.
+    public func withUnsafeMutableBufferPointer<T, R>(
+        as type: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R
+    ) rethrows -> R {
+        let typed = base.assumingMemoryBound(to: T.self)
+        return try body(UnsafeMutableBufferPointer(start: typed, count: byteCount / MemoryLayout<T>.stride))
     }
 
     public func withUnsafeBufferPointer<T, R>(

@@ -32,6 +32,16 @@ public enum ONNXImporter {
         return model
     }
 
+    /// Reads a serialized TensorProto (the `input_0.pb` files of the ONNX test suites).
+    public static func loadTensor(path: String) throws(ONNXError) -> Tensor {
+        let bytes: [UInt8]
+        do { bytes = try FileIO.read(path) } catch { throw ONNXError(file: path, .unreadable(reason: error.reason)) }
+        let message = bytes.withUnsafeBufferPointer { onnx__tensor_proto__unpack(nil, $0.count, $0.baseAddress) }
+        guard let message else { throw ONNXError(file: path, .notONNX(reason: "not a serialized TensorProto")) }
+        defer { onnx__tensor_proto__free_unpacked(message, nil) }
+        return try Reader(file: path, directory: directoryOf(path)).tensor(message)
+    }
+
     static func directoryOf(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])

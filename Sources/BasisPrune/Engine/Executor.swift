@@ -1,0 +1,160 @@
+import Foundation
+
+/// Runs a graph on the CPU. Built once per model (operators compiled, constants loaded); for
+/// each new set of input shapes it makes a plan: static shape inference folds the subgraphs
+/// that depend only on shapes and constants, and every value is released after its last use.
+public final class Executor: @unchecked Sendable {
+    public let graph: Graph
+    public let opset: Int64
+    let operators: [(any Operator)?]
+    let constants: [String: Value]
+    /// Graph inputs that are not initializers, in order.
+    public let inputNames: [String]
+    public let outputNames: [String]
+    private var plans: [[Int]: Plan] = [:]
+    private let lock = NSLock()
+
+    public init(model: Model) throws(EngineError) {
+        graph = model.graph
+        opset = model.defaultOpsetVersion ?? 21
+        var constants: [String: Value] = [:]
+        for tensor in graph.initializers {
+            if let name = tensor.name { constants[name] = Value(tensor) }
+        }
+        let context = BuildContext(opset: opset, constants: constants)
+        var operators: [(any Operator)?] = []
+        for node in graph.nodes {
+            if node.domain.map({ !$0.isEmpty && $0 != "ai.onnx" }) ?? false {
+                throw EngineError(node, "operators of domain '\(node.domain!)' are not supported")
+            }
+            guard let builder = OperatorRegistry.builders[node.opType] else {
+                throw EngineError(node, "the engine cannot run \(node.opType)")
+            }
+            var local = context
+            local.constants = constants
+            let op = try builder(node, local)
+            operators.append(op)
+            if node.opType == "Constant", let value = try op.run([]).first, let name = node.outputs.first {
+                constants[name] = value
+            }
+        }
+        self.operators = operators
+        self.constants = constants
+        inputNames = graph.inputs.map(\.name).filter { constants[$0] == nil }
+        outputNames = graph.outputs.map(\.name)
+    }
+
+    /// Runs the graph; `inputs` names every graph input. Returns every graph output.
+    public func run(_ inputs: [String: Value]) throws(EngineError) -> [String: Value] {
+        let plan = try self.plan(for: inputs)
+        var slots = [Value?](repeating: nil, count: plan.slotCount)
+        for (slot, value) in plan.preset { slots[slot] = value }
+        for (name, slot) in plan.inputSlots {
+            guard let value = inputs[name] else { throw .graph("graph input '\(name)' was not given") }
+            slots[slot] = value
+        }
+        for step in plan.steps {
+            let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
+            let results = try operators[step.node]!.run(arguments)
+            for (slot, value) in zip(step.outputs, results) where slot >= 0 { slots[slot] = value }
+            for slot in step.release { slots[slot] = nil }
+        }
+        var outputs: [String: Value] = [:]
+        for (name, slot) in plan.outputSlots {
+            guard let value = slots[slot] else { throw .graph("graph output '\(name)' was not computed") }
+            outputs[name] = value
+        }
+        return outputs
+    }
+
+    // MARK: planning
+
+    struct Step {
+        var node: Int
+        var inputs: [Int?]
+        var outputs: [Int]
+        var release: [Int]
+    }
+
+    struct Plan {
+        var slotCount: Int
+        var preset: [(Int, Value)]
+        var inputSlots: [(String, Int)]
+        var outputSlots: [(String, Int)]
+        var steps: [Step]
+    }
+
+    func plan(for inputs: [String: Value]) throws(EngineError) -> Plan {
+        var key: [Int] = []
+        for name in inputNames {
+            guard let value = inputs[name] else { throw .graph("graph input '\(name)' was not given") }
+            key.append(Int(value.dataType.rawValue))
+            key.append(value.shape.count)
+            key.append(contentsOf: value.shape)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let plan = plans[key] { return plan }
+        let plan = try makePlan(inputShapes: inputs.mapValues(\.shape))
+        plans[key] = plan
+        return plan
+    }
+
+    func makePlan(inputShapes: [String: [Int]]) throws(EngineError) -> Plan {
+        let facts: [String: ValueFacts]
+        do { facts = try ShapeInference(graph: graph, opset: opset, inputShapes: inputShapes).facts } catch {
+            throw EngineError(node: error.node, opType: error.opType, reason: error.reason)
+        }
+        var slotOf: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slotOf[name] { return s }
+            slotOf[name] = slotOf.count
+            return slotOf.count - 1
+        }
+        var preset: [(Int, Value)] = []
+        for (name, value) in constants { preset.append((slot(name), value)) }
+        let inputSlots = inputNames.map { ($0, slot($0)) }
+        var steps: [Step] = []
+        for (index, node) in graph.nodes.enumerated() where node.opType != "Constant" {
+            // A node whose outputs static inference computed is folded into constants.
+            let folded = node.outputs.filter { !$0.isEmpty }.compactMap { name in facts[name].flatMap { Self.materialize($0) }.map { (name, $0) } }
+            if !folded.isEmpty, folded.count == node.outputs.filter({ !$0.isEmpty }).count {
+                for (name, value) in folded { preset.append((slot(name), value)) }
+                continue
+            }
+            let ins = node.inputs.map { $0.isEmpty ? nil : slotOf[$0] }
+            for (name, s) in zip(node.inputs, ins) where !name.isEmpty && s == nil {
+                throw EngineError(node, "input '\(name)' is not computed before this node")
+            }
+            steps.append(Step(node: index, inputs: ins, outputs: node.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: []))
+        }
+        // Release each computed value after its last reader (graph outputs are kept).
+        let kept = Set(graph.outputs.compactMap { slotOf[$0.name] }).union(preset.map(\.0))
+        var lastUse: [Int: Int] = [:]
+        for (i, step) in steps.enumerated() { for s in step.inputs.compactMap({ $0 }) { lastUse[s] = i } }
+        for (s, i) in lastUse where !kept.contains(s) { steps[i].release.append(s) }
+        let outputSlots = try graph.outputs.map { (output) throws(EngineError) -> (String, Int) in
+            guard let s = slotOf[output.name] else { throw .graph("graph output '\(output.name)' is computed by no node") }
+            return (output.name, s)
+        }
+        return Plan(slotCount: slotOf.count, preset: preset, inputSlots: inputSlots, outputSlots: outputSlots, steps: steps)
+    }
+
+    /// The value static inference found, in the engine's storage.
+    static func materialize(_ fact: ValueFacts) -> Value? {
+        guard let values = fact.values, let type = fact.dataType, values.count == fact.elementCount else { return nil }
+        let value = Value(uninitialized: type, shape: fact.shape)
+        func fill<T>(_: T.Type, _ convert: (Double) -> T) {
+            value.withMutableElements(as: T.self) { out in for (i, v) in values.enumerated() { out[i] = convert(v) } }
+        }
+        switch type {
+        case .float: fill(Float.self) { Float($0) }
+        case .double: fill(Double.self) { $0 }
+        case .int64: fill(Int64.self) { Int64(Int(saturating: $0)) }
+        case .int32: fill(Int32.self) { Int32(truncatingIfNeeded: Int(saturating: $0)) }
+        case .bool, .uint8: fill(UInt8.self) { UInt8(truncatingIfNeeded: Int(saturating: $0)) }
+        default: return nil
+        }
+        return value
+    }
+}
