@@ -21,6 +21,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case sizeMismatch(file: String, found: String, expected: String, firstFile: String)
     /// An index range that reaches past the end of the selected set.
     case rangeOutOfBounds(spec: String, range: Range<Int>, count: Int)
+    /// Preprocessing that does not fit a set (e.g. RGB images for a one-channel model).
+    case incompatible(source: String, reason: String)
 
     public var description: String {
         switch self {
@@ -44,6 +46,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(file): image is \(found) but \(baseName(firstFile)) is \(expected); all images of a set must have one size"
         case .rangeOutOfBounds(let spec, let range, let count):
             return "\(spec): range \(range.lowerBound):\(range.upperBound) reaches past the \(count) images of the set"
+        case .incompatible(let source, let reason):
+            return "\(source): \(reason)"
         }
     }
 }
