@@ -54,6 +54,25 @@ extension DataTests {
             #expect(worst <= 1e-5, "largest difference \(worst) for 28x28 -> \(height)x\(width)")
         }
 
+        /// Values PyTorch gives for interpolate(..., mode="bilinear", align_corners=False):
+        /// [0, 10] -> 4 wide is [0, 2.5, 7.5, 10]; [0, 10, 20, 30] -> 2 wide is [5, 25].
+        @Test(arguments: [
+            ([0, 10], [0, 2.5, 7.5, 10]),
+            ([0, 10, 20, 30], [5, 25]),
+            ([0, 10, 20, 30], [0, 10, 20, 30]),
+        ] as [([UInt8], [Float])])
+        func knownPyTorchValues(row: [UInt8], expected: [Float]) throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            try dir.write("t10k-images-idx3-ubyte", idxHeader(magic: 0x803, [1, 1, UInt32(row.count)]) + row)
+            try dir.write("t10k-labels-idx1-ubyte", idxHeader(magic: 0x801, [1]) + [0])
+            let images = try DataSpec(parsing: "idx:\(dir.path),split=test").load()
+            let preprocessor = try Preprocessor(
+                images: images,
+                preprocessing: Preprocessing(height: 1, width: expected.count, channels: 1, mean: [0], std: [1]))
+            #expect(preprocessor.batch(indices: [0]).inputs == expected)
+        }
+
         @Test func sharedModelDefaults() {
             #expect(Preprocessing.sharedModels == Preprocessing(height: 32, width: 32, channels: 3, mean: [127], std: [128]))
         }
