@@ -15,7 +15,7 @@ struct DecodedImage {
 }
 
 /// PNG (libpng's simplified API) and JPEG (libjpeg via CImageDecode) decoding to 8-bit grey or RGB.
-enum ImageCodec {
+package enum ImageCodec {
     enum Kind { case png, jpeg }
 
     /// The codec for a file name by its extension, or nil for other files.
