@@ -54,7 +54,8 @@ package enum ImageCodec {
         let channels = colour ? 3 : 1
         let (width, height) = (Int(image.width), Int(image.height))
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
-        // Row stride 0 means "packed"; a nil background composes any alpha onto black.
+        // Row stride 0 means "packed"; with a nil background any alpha is composed onto the
+        // buffer, whose zeros make that black.
         let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
         guard ok != 0 else { throw failure() }
         png_image_free(&image)

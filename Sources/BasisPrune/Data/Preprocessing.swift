@@ -72,6 +72,9 @@ public struct Preprocessor: Sendable {
         let outPlane = outHeight * outWidth
         let inPlane = images.height * images.width
         let inWidth = images.width
+        // One resized plane per source channel; a grey image is resized once for all channels.
+        let resized = UnsafeMutablePointer<Float>.allocate(capacity: outPlane)
+        defer { resized.deallocate() }
         images.pixels.withUnsafeBufferPointer { pixels in
             rows.withPointers { y0, y1, wy0, wy1 in
                 columns.withPointers { x0, x1, wx0, wx1 in
@@ -80,23 +83,26 @@ public struct Preprocessor: Sendable {
                         labels?[n] = images.labels[index]
                         let image = pixels.baseAddress! + index * images.pixelsPerImage
                         for c in 0 ..< preprocessing.channels {
-                            let source = image + (images.channels == 1 ? 0 : c * inPlane)
-                            let out = inputs + (n * preprocessing.channels + c) * outPlane
-                            let (m, s) = (mean[c], std[c])
-                            for oy in 0 ..< outHeight {
-                                let r0 = source + y0[oy] * inWidth
-                                let r1 = source + y1[oy] * inWidth
-                                let (h0, h1) = (wy0[oy], wy1[oy])
-                                let row = out + oy * outWidth
-                                for ox in 0 ..< outWidth {
-                                    let (a, b) = (x0[ox], x1[ox])
-                                    let (w0, w1) = (wx0[ox], wx1[ox])
-                                    // Same association as PyTorch's CPU kernel.
-                                    let top = w0 * Float(r0[a]) + w1 * Float(r0[b])
-                                    let bottom = w0 * Float(r1[a]) + w1 * Float(r1[b])
-                                    row[ox] = (h0 * top + h1 * bottom - m) / s
+                            if c == 0 || images.channels > 1 {
+                                let source = image + c * inPlane
+                                for oy in 0 ..< outHeight {
+                                    let r0 = source + y0[oy] * inWidth
+                                    let r1 = source + y1[oy] * inWidth
+                                    let (h0, h1) = (wy0[oy], wy1[oy])
+                                    let row = resized + oy * outWidth
+                                    for ox in 0 ..< outWidth {
+                                        let (a, b) = (x0[ox], x1[ox])
+                                        let (w0, w1) = (wx0[ox], wx1[ox])
+                                        // Same association as PyTorch's CPU kernel.
+                                        let top = w0 * Float(r0[a]) + w1 * Float(r0[b])
+                                        let bottom = w0 * Float(r1[a]) + w1 * Float(r1[b])
+                                        row[ox] = h0 * top + h1 * bottom
+                                    }
                                 }
                             }
+                            let out = inputs + (n * preprocessing.channels + c) * outPlane
+                            let (m, s) = (mean[c], std[c])
+                            for i in 0 ..< outPlane { out[i] = (resized[i] - m) / s }
                         }
                     }
                 }
