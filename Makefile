@@ -10,7 +10,7 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := libprotobuf-c-dev protobuf-c-compiler libopenblas-dev liblapacke-dev \
-	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev pkg-config
+	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev zlib1g-dev pkg-config
 PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy
 BIN := .build/release/onnx-basisprune
 DEMO_MODEL := fixtures/fmnist-lite0-32.onnx

@@ -24,13 +24,26 @@ let package = Package(
         .systemLibrary(
             name: "CLAPACKE", pkgConfig: "lapacke",
             providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"])]),
         .target(name: "COnnxProto", dependencies: ["CProtobufC"]),
         .target(name: "COnnxSupport", dependencies: ["CProtobufC"]),
+        .target(name: "CImageDecode", dependencies: ["CJPEG"]),
 
         // MARK: - Library
         .target(
             name: "BasisPrune",
-            dependencies: ["CProtobufC", "COnnxProto", "COnnxSupport", "CBLAS", "CLAPACKE"],
+            dependencies: [
+                "CProtobufC", "COnnxProto", "COnnxSupport", "CBLAS", "CLAPACKE",
+                "CZlib", "CPNG", "CJPEG", "CImageDecode",
+            ],
             swiftSettings: strictLibrarySettings),
 
         // MARK: - Tool
