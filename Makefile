@@ -29,7 +29,7 @@ deps:
 build: deps
 	swift build -c release --product onnx-basisprune
 
-test: deps
+test: deps lint check-proto
 	swift build -c release
 	swift test -c release
 
@@ -41,7 +41,8 @@ bench: build
 
 lint:
 	@bad=$$(grep -rln "import COnnxProto\|import COnnxSupport\|import CProtobufC" Sources/BasisPrune | grep -v "^Sources/BasisPrune/ONNX/"; \
-		grep -rln "import CBLAS\|import CLAPACKE" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Kernels/"); \
+		grep -rln "import CBLAS\|import CLAPACKE" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Kernels/"; \
+		grep -rln "import CZlib\|import CPNG\|import CJPEG\|import CImageDecode" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Data/"); \
 	if [ -n "$$bad" ]; then echo "C modules imported outside their folder:"; echo "$$bad"; exit 1; fi; echo "lint: layering ok"
 
 proto: deps
