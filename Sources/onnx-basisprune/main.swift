@@ -9,6 +9,8 @@ let topLevelHelp = """
     COMMANDS:
       inspect MODEL       producer, opsets, inputs and outputs, op counts, parameters, and a
                           per-layer table of Conv/Gemm/MatMul layers with MACs
+      eval MODEL --data SPEC
+                          top-1 accuracy, loss and images/s of a classifier on labelled images
 
     Run `onnx-basisprune COMMAND --help` for a command's arguments and options.
 
@@ -24,6 +26,7 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     let rest = Array(argv.dropFirst())
     switch command {
     case "inspect": return try InspectCommand.run(rest)
+    case "eval": return try EvalCommand.run(rest)
     case "help", "--help", "-h": return topLevelHelp
     default: throw .usage("unknown command '\(command)' (see onnx-basisprune --help)")
     }

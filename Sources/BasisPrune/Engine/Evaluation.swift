@@ -1,0 +1,73 @@
+import Foundation
+
+/// Top-1 accuracy and mean cross-entropy of a classifier on labelled images.
+public struct EvaluationResult: Sendable, Equatable, Codable {
+    /// Fraction of images whose arg-max logit is the label.
+    public var accuracy: Double
+    /// Mean cross-entropy of the softmax of the logits.
+    public var loss: Double
+    public var imagesPerSecond: Double
+    public var count: Int
+    public var correct: Int
+
+    enum CodingKeys: String, CodingKey {
+        case accuracy, loss, count, correct
+        case imagesPerSecond = "images_per_second"
+    }
+}
+
+extension Executor {
+    /// Runs the model over `indices` of `data` in batches of `batchSize` and scores its first
+    /// output as logits `[batch, classes]`.
+    public func evaluate(
+        _ data: Preprocessor, indices: [Int], batchSize: Int, reporter: any Reporter = SilentReporter()
+    ) throws(EngineError) -> EvaluationResult {
+        guard let inputName = inputNames.first, let outputName = outputNames.first else {
+            throw .graph("the model has no input or no output")
+        }
+        let start = Date()
+        var correct = 0
+        var lossSum = 0.0
+        var done = 0
+        var batchStart = 0
+        while batchStart < indices.count {
+            let batch = indices[batchStart..<min(batchStart + batchSize, indices.count)]
+            batchStart += batch.count
+            let input = Value(uninitialized: .float, shape: [batch.count, data.preprocessing.channels, data.preprocessing.height, data.preprocessing.width])
+            var labels = [Int32](repeating: 0, count: batch.count)
+            input.withMutableElements(as: Float.self) { inputs in
+                labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: batch, inputs: inputs.baseAddress!, labels: $0.baseAddress!) }
+            }
+            guard let logits = try run([inputName: input])[outputName] else { throw .graph("output '\(outputName)' missing") }
+            guard logits.dataType == .float, logits.shape.count == 2, logits.shape[0] == batch.count else {
+                throw .graph("output '\(outputName)' has shape \(logits.shape), not [batch, classes] of float")
+            }
+            let classes = logits.shape[1]
+            logits.withElements(as: Float.self) { z in
+                for row in 0..<batch.count {
+                    let label = Int(labels[row])
+                    let scores = UnsafeBufferPointer(rebasing: z[row * classes..<(row + 1) * classes])
+                    var best = 0
+                    var maxScore = -Float.infinity
+                    for (c, s) in scores.enumerated() where s > maxScore {
+                        maxScore = s
+                        best = c
+                    }
+                    if best == label { correct += 1 }
+                    let sum = scores.reduce(0.0) { $0 + exp(Double($1 - maxScore)) }
+                    let target = label < classes ? Double(scores[label] - maxScore) : -Double.infinity
+                    lossSum += log(sum) - target
+                }
+            }
+            done += batch.count
+            let elapsed = Date().timeIntervalSince(start)
+            reporter.progress(phase: "eval", done: done, total: indices.count,
+                              detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(done) / max(elapsed, 1e-9), 100 * Double(correct) / Double(done)))
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        return EvaluationResult(
+            accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),
+            loss: indices.isEmpty ? 0 : lossSum / Double(indices.count),
+            imagesPerSecond: Double(indices.count) / max(elapsed, 1e-9), count: indices.count, correct: correct)
+    }
+}

@@ -1,0 +1,57 @@
+import BasisPrune
+
+enum EvalCommand {
+    static let help = """
+        USAGE: onnx-basisprune eval MODEL --data SPEC [--limit N] [--batch-size B] [--json]
+
+        Runs MODEL with this tool's CPU engine on labelled images and reports top-1 accuracy,
+        mean cross-entropy, and images per second. The first graph output is read as logits
+        [batch, classes] in the label order of the data.
+
+        ARGUMENTS:
+          MODEL                 the .onnx file
+
+        OPTIONS:
+        \(DataOptions.help)
+          --limit N             evaluate only the first N images of the selection
+          --batch-size B        images per forward pass (default 256)
+          --json                print {"accuracy" (a fraction), "loss", "images_per_second",
+                                "count", "correct"} as JSON instead of text
+          --quiet               no progress on stderr
+          -h, --help            show this help
+
+        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+
+        """
+
+    static func run(_ argv: [String]) throws(CLIError) -> String {
+        let args = try Arguments(argv, command: "eval", valueOptions: DataOptions.valueOptions.union(["--limit", "--batch-size"]),
+                                 flagOptions: ["--json", "--quiet"])
+        if args.has("--help") { return help }
+        guard args.positional.count == 1 else { throw .usage("eval takes exactly one MODEL (see onnx-basisprune eval --help)") }
+        let path = args.positional[0]
+        let batchSize = try positiveInt(args, "--batch-size", default: 256)
+        let limit = try args.values["--limit"].map { _ throws(CLIError) in try positiveInt(args, "--limit", default: 1) }
+        guard args.values["--data"] != nil else { throw .usage("eval needs --data SPEC (see onnx-basisprune eval --help)") }
+        let model: Model
+        do { model = try ONNXImporter.load(path: path) } catch { throw .usage(error.description) }
+        let data = try DataOptions.preprocessor(args, model: model, modelPath: path)
+        let executor: Executor
+        do { executor = try Executor(model: model) } catch { throw .usage("\(path): \(error.description)") }
+        let count = min(limit ?? data.images.count, data.images.count)
+        let result: EvaluationResult
+        do {
+            result = try executor.evaluate(data, indices: Array(0..<count), batchSize: batchSize,
+                                           reporter: TerminalReporter(quiet: args.has("--quiet")))
+        } catch { throw CLIError(message: "\(path): \(error.description)", code: .runtimeFailure) }
+        if args.has("--json") { return try encodeJSON(result) }
+        return """
+            model        \(path)
+            data         \(data.images.source) (\(count) images)
+            accuracy     \(String(format: "%.2f", 100 * result.accuracy)) % (\(result.correct) of \(result.count))
+            loss         \(String(format: "%.4f", result.loss))
+            throughput   \(String(format: "%.0f", result.imagesPerSecond)) images/s
+
+            """
+    }
+}

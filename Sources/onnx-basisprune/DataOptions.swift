@@ -1,0 +1,66 @@
+import BasisPrune
+
+/// The data and preprocessing flags shared by `eval` and the pruning commands.
+struct DataOptions {
+    static let valueOptions: Set<String> = ["--data", "--input-size", "--mean", "--std"]
+
+    static let help = """
+          --data SPEC           labelled images: FORMAT:PATH[,split=train|test][,range=A:B]
+                                FORMAT is idx (MNIST-format IDX files, gzipped or not), cifar (the
+                                CIFAR-10 binary batches) or folder (one subfolder per class of PNG
+                                and JPEG files); split defaults to train for idx and cifar; range
+                                selects image indices A to B-1 of the split, e.g.
+                                idx:/usr/share/datasets/fashion-mnist,split=test,range=0:5000
+          --input-size HxW      resize images to H x W by bilinear interpolation with half-pixel
+                                centres (default: the model input's height and width)
+          --mean M[,M,M]        subtracted from pixels in 0..255, one value or one per channel
+                                (default 127)
+          --std S[,S,S]         divides after the mean, one value or one per channel (default 128)
+                                Grey images are replicated to the model's channel count.
+        """
+
+    /// Loads `--data` and builds the preprocessor for `model`'s first input.
+    static func preprocessor(_ args: Arguments, model: Model, modelPath: String, specOption: String = "--data") throws(CLIError) -> Preprocessor {
+        guard let specText = args.values[specOption] else { throw .usage("\(specOption) SPEC is required") }
+        let spec: DataSpec
+        do { spec = try DataSpec(parsing: specText) } catch { throw .usage(error.description) }
+        let initializers = Set(model.graph.initializers.compactMap(\.name))
+        guard let input = model.graph.inputs.first(where: { !initializers.contains($0.name) }),
+              let dims = input.type?.tensor?.shape, dims.count == 4 else {
+            throw .usage("\(modelPath): the first graph input is not an image batch [N, C, H, W]")
+        }
+        func known(_ d: Dimension) -> Int? { if case .known(let v) = d.value { return Int(v) } else { return nil } }
+        guard let channels = known(dims[1]) else { throw .usage("\(modelPath): the input's channel count is not fixed") }
+        var height = known(dims[2]), width = known(dims[3])
+        if let size = args.values["--input-size"] {
+            let hw = try parseShape(size, option: "--input-size")
+            guard hw.count == 2 else { throw .usage("--input-size '\(size)' is not HxW") }
+            height = hw[0]
+            width = hw[1]
+        }
+        guard let height, let width else { throw .usage("\(modelPath): the input size is symbolic; give --input-size HxW") }
+        let mean = try floats(args.values["--mean"] ?? "127", option: "--mean")
+        let std = try floats(args.values["--std"] ?? "128", option: "--std")
+        guard std.allSatisfy({ $0 != 0 }) else { throw .usage("--std must not be zero") }
+        let images: LabelledImages
+        do { images = try spec.load() } catch { throw .usage(error.description) }
+        do {
+            return try Preprocessor(images: images, preprocessing: Preprocessing(height: height, width: width, channels: channels, mean: mean, std: std))
+        } catch { throw .usage(error.description) }
+    }
+
+    static func floats(_ text: String, option: String) throws(CLIError) -> [Float] {
+        let values = text.split(separator: ",").compactMap { Float($0) }
+        guard !values.isEmpty, values.count == text.split(separator: ",").count else {
+            throw .usage("\(option) '\(text)' is not a number or a comma-separated list of numbers")
+        }
+        return values
+    }
+}
+
+/// A positive integer option.
+func positiveInt(_ args: Arguments, _ option: String, default value: Int) throws(CLIError) -> Int {
+    guard let text = args.values[option] else { return value }
+    guard let n = Int(text), n > 0 else { throw .usage("\(option) '\(text)' is not a positive integer") }
+    return n
+}
