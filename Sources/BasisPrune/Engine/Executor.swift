@@ -14,7 +14,9 @@ public final class Executor: @unchecked Sendable {
     private var plans: [[Int]: Plan] = [:]
     private let lock = NSLock()
 
-    public init(model: Model) throws(EngineError) {
+    /// Compiles `model`. With `fuseActivations`, an activation whose input is read only by it
+    /// and comes from a Conv runs inside the Conv's output pass.
+    public init(model: Model, fuseActivations: Bool = true) throws(EngineError) {
         graph = model.graph
         opset = model.defaultOpsetVersion ?? 21
         var constants: [String: Value] = [:]
@@ -38,6 +40,7 @@ public final class Executor: @unchecked Sendable {
                 constants[name] = value
             }
         }
+        if fuseActivations { Self.fuseActivations(graph, &operators) }
         self.operators = operators
         self.constants = constants
         inputNames = graph.inputs.map(\.name).filter { constants[$0] == nil }
@@ -65,6 +68,27 @@ public final class Executor: @unchecked Sendable {
             outputs[name] = value
         }
         return outputs
+    }
+
+    static func fuseActivations(_ graph: Graph, _ operators: inout [(any Operator)?]) {
+        var readers: [String: Int] = [:]
+        for node in graph.nodes { for input in node.inputs { readers[input, default: 0] += 1 } }
+        for output in graph.outputs { readers[output.name, default: 0] += 1 }
+        var producer: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() { for output in node.outputs { producer[output] = i } }
+        for (j, node) in graph.nodes.enumerated() {
+            guard let source = node.input(0), readers[source] == 1, let i = producer[source],
+                  var conv = operators[i] as? ConvOp, conv.activation == .none else { continue }
+            if let op = operators[j] as? ActivationOp {
+                conv.activation = op.activation
+            } else if let op = operators[j] as? ClipOp, let bounds = op.constantBounds {
+                conv.activation = .clip(min: bounds.min, max: bounds.max)
+            } else {
+                continue
+            }
+            operators[i] = conv
+            operators[j] = PassThrough()
+        }
     }
 
     // MARK: planning
