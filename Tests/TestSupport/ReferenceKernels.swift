@@ -82,4 +82,106 @@ public enum Reference {
         case .tanh: return Foundation.tanh(x)
         }
     }
+
+    // MARK: - Pooling
+
+    /// ONNX pooled output size: floor or ceil of `(size + pads - dilated kernel) / stride + 1`;
+    /// in ceil mode a window that would start past the begin padding plus the image is dropped.
+    public static func poolOutputSize(
+        size: Int, kernel: Int, stride: Int, padBegin: Int, padEnd: Int, dilation: Int, ceil: Bool
+    ) -> Int {
+        let numerator = Double(size + padBegin + padEnd - dilation * (kernel - 1) - 1)
+        var out = Int((ceil ? (numerator / Double(stride)).rounded(.up)
+            : (numerator / Double(stride)).rounded(.down))) + 1
+        if ceil && (out - 1) * stride >= size + padBegin { out -= 1 }
+        return out
+    }
+
+    /// Where a window tap lands: in the image, in the explicit padding, or past it (ceil mode).
+    enum Cell { case image(Double), padding, overhang }
+
+    static func cell(_ x: [Float], _ g: PoolGeometry, _ plane: Int, _ ih: Int, _ iw: Int) -> Cell {
+        if ih >= 0 && ih < g.h && iw >= 0 && iw < g.w {
+            return .image(Double(x[(plane * g.h + ih) * g.w + iw]))
+        }
+        let inPaddedRows = ih >= -g.padTop && ih < g.h + g.padBottom
+        let inPaddedCols = iw >= -g.padLeft && iw < g.w + g.padRight
+        return inPaddedRows && inPaddedCols ? .padding : .overhang
+    }
+
+    /// Applies `reduce(cells of the window)` at every output position.
+    static func pool(_ g: PoolGeometry, x: [Float], _ reduce: ([Cell]) -> Double) -> [Double] {
+        let oh = poolOutputSize(
+            size: g.h, kernel: g.kh, stride: g.strideH, padBegin: g.padTop, padEnd: g.padBottom,
+            dilation: g.dilationH, ceil: g.ceilMode)
+        let ow = poolOutputSize(
+            size: g.w, kernel: g.kw, stride: g.strideW, padBegin: g.padLeft, padEnd: g.padRight,
+            dilation: g.dilationW, ceil: g.ceilMode)
+        var y: [Double] = []
+        for plane in 0..<(g.n * g.c) {
+            for r in 0..<oh {
+                for c in 0..<ow {
+                    var cells: [Cell] = []
+                    for i in 0..<g.kh {
+                        for j in 0..<g.kw {
+                            let ih = r * g.strideH - g.padTop + i * g.dilationH
+                            let iw = c * g.strideW - g.padLeft + j * g.dilationW
+                            cells.append(cell(x, g, plane, ih, iw))
+                        }
+                    }
+                    y.append(reduce(cells))
+                }
+            }
+        }
+        return y
+    }
+
+    /// ONNX MaxPool: the largest image value in the window.
+    public static func maxPool(_ g: PoolGeometry, x: [Float]) -> [Double] {
+        pool(g, x: x) { cells in
+            cells.reduce(-Double.infinity) { if case .image(let v) = $1 { max($0, v) } else { $0 } }
+        }
+    }
+
+    /// ONNX AveragePool: sum of image values over image cells, plus padding cells if counted.
+    public static func averagePool(_ g: PoolGeometry, countIncludePad: Bool, x: [Float]) -> [Double] {
+        pool(g, x: x) { cells in
+            var sum = 0.0, count = 0
+            for cell in cells {
+                switch cell {
+                case .image(let v): sum += v; count += 1
+                case .padding: count += countIncludePad ? 1 : 0
+                case .overhang: break
+                }
+            }
+            return sum / Double(count)
+        }
+    }
+
+    // MARK: - Softmax
+
+    /// Row softmax in Double.
+    public static func softmax(_ x: [Float], rows: Int, cols: Int) -> [Double] {
+        var y: [Double] = []
+        for r in 0..<rows {
+            let row = x[(r * cols)..<((r + 1) * cols)].map(Double.init)
+            let m = row.max()!
+            let e = row.map { exp($0 - m) }
+            let s = e.reduce(0, +)
+            y += e.map { $0 / s }
+        }
+        return y
+    }
+
+    /// Mean cross-entropy of logits against integer labels, in Double.
+    public static func crossEntropy(_ x: [Double], labels: [Int], rows: Int, cols: Int) -> Double {
+        var total = 0.0
+        for r in 0..<rows {
+            let row = x[(r * cols)..<((r + 1) * cols)]
+            let m = row.max()!
+            let lse = m + log(row.map { exp($0 - m) }.reduce(0, +))
+            total += lse - row[r * cols + labels[r]]
+        }
+        return total / Double(rows)
+    }
 }
