@@ -161,10 +161,10 @@ public enum Reference {
     // MARK: - Softmax
 
     /// Row softmax in Double.
-    public static func softmax(_ x: [Float], rows: Int, cols: Int) -> [Double] {
+    public static func softmax(_ x: [Double], rows: Int, cols: Int) -> [Double] {
         var y: [Double] = []
         for r in 0..<rows {
-            let row = x[(r * cols)..<((r + 1) * cols)].map(Double.init)
+            let row = x[(r * cols)..<((r + 1) * cols)]
             let m = row.max()!
             let e = row.map { exp($0 - m) }
             let s = e.reduce(0, +)
