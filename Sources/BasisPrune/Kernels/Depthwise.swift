@@ -42,7 +42,9 @@ enum Depthwise {
             buffer.initialize(repeating: 0, count: layout.count)
             for p in planes {
                 let ch = p % g.cin
-                pack(g, layout, input + p * plane, buffer)
+                copyInterior(
+                    g, layout, plane: UnsafeMutablePointer(mutating: input + p * plane),
+                    buffer: buffer, toBuffer: true)
                 let w = weight + ch * taps, y = output + p * outPlane
                 // Constant kernel sizes and strides let the tap loops unroll fully.
                 if g.kh == 3 && g.kw == 3 && g.strideW == 1 {
@@ -63,11 +65,12 @@ enum Depthwise {
         }
     }
 
-    /// Copies one plane into the interior of the padded, phase-split buffer.
+    /// Copies one plane into the interior of the padded, phase-split buffer (`toBuffer`), or
+    /// the interior back out into the plane.
     @inline(__always)
-    private static func pack(
-        _ g: ConvGeometry, _ layout: PaddedPlane, _ x: UnsafePointer<Float>,
-        _ buffer: UnsafeMutablePointer<Float>
+    private static func copyInterior(
+        _ g: ConvGeometry, _ layout: PaddedPlane, plane x: UnsafeMutablePointer<Float>,
+        buffer: UnsafeMutablePointer<Float>, toBuffer: Bool
     ) {
         let s = layout.phases
         for q in 0..<s {
@@ -76,13 +79,14 @@ enum Depthwise {
                 count: layout.phaseWidth, stride: s, offset: q - g.padLeft, size: g.w)
             let first = cols.lowerBound * s + q - g.padLeft
             for r in 0..<g.h {
-                let src = x + r * g.w + first
-                let dst = buffer + q * layout.phaseSize + (r + g.padTop) * layout.phaseWidth
+                let image = x + r * g.w + first
+                let padded = buffer + q * layout.phaseSize + (r + g.padTop) * layout.phaseWidth
                     + cols.lowerBound
-                if s == 1 {
-                    dst.update(from: src, count: cols.count)
-                } else {
-                    for k in 0..<cols.count { dst[k] = src[k * s] }
+                switch (s == 1, toBuffer) {
+                case (true, true): padded.update(from: image, count: cols.count)
+                case (true, false): image.update(from: padded, count: cols.count)
+                case (false, true): for k in 0..<cols.count { padded[k] = image[k * s] }
+                case (false, false): for k in 0..<cols.count { image[k * s] = padded[k] }
                 }
             }
         }
@@ -119,45 +123,60 @@ enum Depthwise {
         }
     }
 
-    /// `dX = convTranspose(dY)`: each output gradient scattered back to the inputs of its taps.
+    /// `dX = convTranspose(dY)`: each output gradient scattered to its taps in the padded,
+    /// phase-split buffer (contiguous SIMD8 read-modify-writes), whose interior is then `dX`.
     static func backward(
         _ g: ConvGeometry, gradOutput dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         gradInput dx: UnsafeMutablePointer<Float>
     ) {
         let plane = g.h * g.w, outPlane = g.outH * g.outW, taps = g.kh * g.kw
         let workers = g.macs >= parallelThreshold ? Parallel.workerCount : 1
+        let layout = PaddedPlane(g)
         Parallel.forEachChunk(count: g.n * g.cin, workers: workers) { _, planes in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: layout.count)
+            defer { buffer.deallocate() }
             for p in planes {
-                backwardPlane(
-                    g, gradOutput: dy + p * outPlane, weight: weight + (p % g.cin) * taps,
-                    gradInput: dx + p * plane)
+                buffer.initialize(repeating: 0, count: layout.count)
+                let w = weight + (p % g.cin) * taps, d = dy + p * outPlane
+                if g.kh == 3 && g.kw == 3 && g.strideW == 1 {
+                    backwardPlane(g, layout, kh: 3, kw: 3, sw: 1, d, w, buffer)
+                } else if g.kh == 3 && g.kw == 3 && g.strideW == 2 {
+                    backwardPlane(g, layout, kh: 3, kw: 3, sw: 2, d, w, buffer)
+                } else {
+                    backwardPlane(g, layout, kh: g.kh, kw: g.kw, sw: g.strideW, d, w, buffer)
+                }
+                copyInterior(g, layout, plane: dx + p * plane, buffer: buffer, toBuffer: false)
             }
         }
     }
 
     @inline(__always)
     private static func backwardPlane(
-        _ g: ConvGeometry, gradOutput dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-        gradInput dx: UnsafeMutablePointer<Float>
+        _ g: ConvGeometry, _ layout: PaddedPlane, kh: Int, kw: Int, sw: Int,
+        _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ buffer: UnsafeMutablePointer<Float>
     ) {
-        let oh = g.outH, ow = g.outW, sw = g.strideW
-        dx.update(repeating: 0, count: g.h * g.w)
-        for i in 0..<g.kh {
-            let offH = i * g.dilationH - g.padTop
-            let rows = validOutputRange(count: oh, stride: g.strideH, offset: offH, size: g.h)
-            for j in 0..<g.kw {
-                let offW = j * g.dilationW - g.padLeft
-                let cols = validOutputRange(count: ow, stride: sw, offset: offW, size: g.w)
-                let wv = w[i * g.kw + j]
-                let n = cols.count
-                if n == 0 { continue }
-                for r in rows {
-                    let src = dy + r * ow + cols.lowerBound
-                    let out = dx + (r * g.strideH + offH) * g.w + offW + cols.lowerBound * sw
-                    if sw == 1 {
-                        for q in 0..<n { out[q] += wv * src[q] }
-                    } else {
-                        for q in 0..<n { out[q * sw] += wv * src[q] }
+        let oh = g.outH, ow = g.outW
+        // Tap-major order: consecutive read-modify-writes touch disjoint vectors; row-major
+        // order would reload vectors the previous tap just stored, shifted by one lane, and
+        // stall on store forwarding.
+        for i in 0..<kh {
+            for j in 0..<kw {
+                let column = j * g.dilationW
+                let tapBase = buffer + i * g.dilationH * layout.phaseWidth
+                    + (column % sw) * layout.phaseSize + column / sw
+                let wv = V(repeating: w[i * kw + j])
+                for r in 0..<oh {
+                    let grad = dy + r * ow
+                    let tap = tapBase + r * g.strideH * layout.phaseWidth
+                    var c = 0
+                    while c + 8 <= ow {
+                        SIMDLoops.store(SIMDLoops.load(tap, c) + wv * SIMDLoops.load(grad, c), tap, c)
+                        c += 8
+                    }
+                    // Zero lanes past the last column add nothing to the buffer's slack.
+                    if c < ow {
+                        let d = SIMDLoops.loadTail(grad, c, ow - c)
+                        SIMDLoops.store(SIMDLoops.load(tap, c) + wv * d, tap, c)
                     }
                 }
             }
