@@ -30,7 +30,7 @@ print("GEMM threads: \(GEMM.threadCount)")
 do {
     let n = 1024
     let a = buffer(n * n), b = buffer(n * n), c = buffer(n * n)
-    let t = bestTime(reps: 5) {
+    let t = bestTime(reps: 10) {
         GEMM.multiply(
             transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b, ldb: n,
             beta: 0, c: c, ldc: n)
@@ -63,13 +63,13 @@ for (name, g) in layers {
     let y = buffer(g.outputCount)
     let scratch = buffer(max(ConvForward.scratchCount(g), ConvBackward.scratchCount(g)))
     let flops = 2 * Double(g.macs)
-    let forward = bestTime(reps: 5) {
+    let forward = bestTime(reps: 10) {
         ConvForward.run(
             g, input: x, weight: w, bias: bias, output: y, activation: .clip(min: 0, max: 6),
             scratch: scratch)
     }
     row("fwd+bias+relu6 " + name, flops: flops, seconds: forward)
-    let backward = bestTime(reps: 5) {
+    let backward = bestTime(reps: 10) {
         ConvBackward.gradInput(g, gradOutput: y, weight: w, gradInput: x, scratch: scratch)
     }
     row("bwd " + name, flops: flops, seconds: backward)
