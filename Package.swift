@@ -48,6 +48,10 @@ let package = Package(
 
         // MARK: - Tool
         .executableTarget(name: "onnx-basisprune", dependencies: ["BasisPrune"]),
+        .executableTarget(
+            name: "bench", dependencies: ["BasisPrune"], path: "bench",
+            exclude: ["README.md"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport", exclude: ["python"]),
