@@ -22,7 +22,7 @@ public func fashionMNISTBatch(count: Int, size: Int = 32, offset: Int = 0) throw
     let input = Value(uninitialized: .float, shape: [count, 3, size, size])
     var labels = [Int32](repeating: 0, count: count)
     input.withMutableElements(as: Float.self) { x in
-        labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: offset..<(offset + count), inputs: x.baseAddress!, labels: $0.baseAddress!) }
+        labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: Array(offset..<(offset + count))[...], inputs: x.baseAddress!, labels: $0.baseAddress!) }
     }
     return (input, labels)
 }

@@ -40,15 +40,18 @@ struct ClipOp: Operator {
         self.node = node
         opset = context.opset
         if opset < 11 {
-            constantBounds = (node.float("min", default: -.greatestFiniteMagnitude)!, node.float("max", default: .greatestFiniteMagnitude)!)
+            constantBounds = (node.float("min", default: -.infinity)!, node.float("max", default: .infinity)!)
         } else {
-            let lo = node.input(1).map { context.constants[$0] }, hi = node.input(2).map { context.constants[$0] }
-            if lo == .some(nil) || hi == .some(nil) {
-                constantBounds = nil
+            // A bound given by a non-constant input cannot be fused.
+            func bound(_ i: Int, _ absent: Float) -> Float? {
+                guard let name = node.input(i) else { return absent }
+                guard let v = context.constants[name], v.dataType == .float, v.count == 1 else { return nil }
+                return v.floats[0]
+            }
+            if let lo = bound(1, -.infinity), let hi = bound(2, .infinity) {
+                constantBounds = (lo, hi)
             } else {
-                let l = lo.flatMap { $0 }.flatMap { $0.dataType == .float ? $0.floats.first : nil }
-                let h = hi.flatMap { $0 }.flatMap { $0.dataType == .float ? $0.floats.first : nil }
-                constantBounds = (l ?? -.greatestFiniteMagnitude, h ?? .greatestFiniteMagnitude)
+                constantBounds = nil
             }
         }
     }

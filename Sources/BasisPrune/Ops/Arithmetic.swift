@@ -54,8 +54,8 @@ struct ArithmeticOp: Operator {
         return y
     }
 
-    func apply<T>(_: T.Type, _ a: Value, _ b: Value, _ y: Value, _ add: (T, T) -> T, _ sub: (T, T) -> T,
-                  _ mul: (T, T) -> T, _ div: (T, T) -> T) {
+    func apply<T>(_: T.Type, _ a: Value, _ b: Value, _ y: Value, _ add: @escaping (T, T) -> T, _ sub: @escaping (T, T) -> T,
+                  _ mul: @escaping (T, T) -> T, _ div: @escaping (T, T) -> T) {
         let f: (T, T) -> T
         switch op {
         case .add: f = add

@@ -18,10 +18,10 @@ enum Broadcast {
             inner -= 1
         }
         var strides = Array(repeating: 0, count: shape.count)
-        var stride = run
+        var step = run
         for axis in stride(from: inner - 1, through: 0, by: -1) {
-            strides[axis] = source[axis] == 1 ? 0 : stride
-            stride *= source[axis]
+            strides[axis] = source[axis] == 1 ? 0 : step
+            step *= source[axis]
         }
         value.storage.withUnsafeBytes { src in
             out.storage.withUnsafeMutableBytes { dst in

@@ -30,6 +30,9 @@ struct PassThrough: Operator {
 
     func run(_ inputs: [Value?]) throws(EngineError) -> [Value] {
         guard let x = inputs.first ?? nil else { throw EngineError(node: "", opType: "Identity", reason: "input 0 is required") }
+        if inputs.count > 2, let training = inputs[2], training.integers()?.first != 0 {
+            throw EngineError(node: "", opType: "Dropout", reason: "training mode (random dropout) is not supported")
+        }
         guard dropoutMask else { return [x] }
         let mask = Value(uninitialized: .bool, shape: x.shape)
         mask.withMutableElements(as: UInt8.self) { $0.update(repeating: 1) }
