@@ -58,7 +58,9 @@ let layers: [(String, ConvGeometry)] = [
         padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 96)),
 ]
 
-for (name, g) in layers {
+/// `bench [substring]` times only the layers whose name contains it (sgemm always runs).
+let filter = CommandLine.arguments.dropFirst().first
+for (name, g) in layers where filter.map({ name.contains($0) }) ?? true {
     let x = buffer(g.inputCount), w = buffer(g.weightCount), bias = buffer(g.cout)
     let y = buffer(g.outputCount)
     let scratch = buffer(max(ConvForward.scratchCount(g), ConvBackward.scratchCount(g)))

@@ -9,9 +9,9 @@ internal import CBLAS
 public enum GEMM {
     /// OpenBLAS starts with as many threads as cores; the engine wants exactly 2 (see brief),
     /// set once, lazily and thread-safely, before the first product.
-    private static let configured: Void = { openblas_set_num_threads(2) }()
+    private static let configured: Void = { openblas_set_num_threads(Int32(defaultThreadCount)) }()
 
-    /// The default OpenBLAS thread count used by the kernels.
+    /// The OpenBLAS thread count set before the first product: the machine's 2 cores.
     public static let defaultThreadCount = 2
 
     public static func multiply(

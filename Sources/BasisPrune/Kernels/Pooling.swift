@@ -93,12 +93,14 @@ public enum Pooling {
     }
 
     /// Window mean. The divisor counts taps inside the image, plus taps in the explicit padding
-    /// when `countIncludePad` (ceil-mode overhang past the padding never counts).
+    /// when `countIncludePad` (ceil-mode overhang past the padding never counts). Dilations
+    /// must be 1 (AveragePool has them only since opset 19; not supported here).
     public static func averagePool(
         _ g: PoolGeometry, countIncludePad: Bool, input: UnsafePointer<Float>,
         output: UnsafeMutablePointer<Float>
     ) {
         precondition(g.isValid, "AveragePool: invalid geometry \(g)")
+        precondition(g.dilationH == 1 && g.dilationW == 1, "AveragePool: dilations unsupported")
         forEachWindow(g) { p, o, taps in
             let x = input + p * g.h * g.w
             var sum: Float = 0
@@ -113,6 +115,7 @@ public enum Pooling {
         gradInput: UnsafeMutablePointer<Float>
     ) {
         precondition(g.isValid, "AveragePool: invalid geometry \(g)")
+        precondition(g.dilationH == 1 && g.dilationW == 1, "AveragePool: dilations unsupported")
         gradInput.update(repeating: 0, count: g.inputCount)
         forEachWindow(g) { p, o, taps in
             let dx = gradInput + p * g.h * g.w

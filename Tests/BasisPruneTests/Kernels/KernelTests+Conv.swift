@@ -90,6 +90,30 @@ extension KernelTests {
         #expect(err <= 1e-4, "\(g): relative error \(err)")
     }
 
+    /// Big enough to take the parallel paths (2 workers, single-threaded GEMMs).
+    static let parallelGrid: [ConvGeometry] = [
+        ConvGeometry(n: 3, cin: 8, h: 12, w: 11, cout: 16, kh: 3, kw: 3, strideH: 2, strideW: 2,
+                     padTop: 0, padLeft: 0, padBottom: 1, padRight: 1),
+        ConvGeometry(n: 3, cin: 16, h: 12, w: 12, cout: 24, kh: 1, kw: 1),
+        ConvGeometry(n: 3, cin: 32, h: 15, w: 13, cout: 32, kh: 3, kw: 3, padTop: 1, padLeft: 1,
+                     padBottom: 1, padRight: 1, groups: 32),
+        ConvGeometry(n: 3, cin: 24, h: 16, w: 16, cout: 24, kh: 5, kw: 5, strideH: 2, strideW: 2,
+                     padTop: 1, padLeft: 1, padBottom: 2, padRight: 2, groups: 24),
+    ]
+
+    @Test("parallel conv paths match the reference", arguments: parallelGrid)
+    func convParallel(_ g: ConvGeometry) {
+        #expect(g.macs >= 1 << 16)
+        var rng = SplitMix64(seed: UInt64(g.macs))
+        let x = rng.floats(g.inputCount), w = rng.floats(g.weightCount), b = rng.floats(g.cout)
+        let y = Self.runConv(g, x: x, w: w, b: b, activation: .clip(min: 0, max: 6))
+        let want = Reference.conv(g, x: x, w: w, b: b).map { Reference.activation(.clip(min: 0, max: 6), $0) }
+        #expect(maxRelativeError(y, want) <= 1e-4, "\(g) forward")
+        let dy = rng.floats(g.outputCount)
+        let dx = Self.runConvBackward(g, dy: dy, w: w)
+        #expect(maxRelativeError(dx, Reference.convTranspose(g, dy: dy, w: w)) <= 1e-4, "\(g) backward")
+    }
+
     @Test(
         "fused activations equal conv then activation",
         arguments: [

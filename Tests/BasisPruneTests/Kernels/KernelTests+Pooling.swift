@@ -104,6 +104,28 @@ extension KernelTests {
         }
     }
 
+    /// onnx backend case `test_averagepool_2d_ceil`, and the same window with padding counted.
+    @Test("pinned: averagepool_2d_ceil")
+    func averagePoolCeilPinned() {
+        let x: [Float] = (1...16).map(Float.init)
+        let g = PoolGeometry(n: 1, c: 1, h: 4, w: 4, kh: 3, kw: 3, strideH: 2, strideW: 2, ceilMode: true)
+        let y = Self.apply(g.outputCount, x) {
+            Pooling.averagePool(g, countIncludePad: false, input: $0, output: $1)
+        }
+        #expect(y == [6, 7.5, 12, 13.5])
+        var padded = g
+        padded.padTop = 1
+        padded.padLeft = 1
+        let yp = Self.apply(padded.outputCount, x) {
+            Pooling.averagePool(padded, countIncludePad: true, input: $0, output: $1)
+        }
+        // Windows start at -1 and 1: the first counts 9 cells (4 of them padding), the last
+        // ends at row/column 3 with no padding beyond it.
+        #expect(padded.outH == 2 && padded.outW == 2)
+        let sums: [Float] = [1 + 2 + 5 + 6, 2 + 3 + 4 + 6 + 7 + 8, 5 + 6 + 9 + 10 + 13 + 14, 99]
+        #expect(yp == sums.map { $0 / 9 })
+    }
+
     @Test("global average and max pool, forward and backward")
     func globalPools() {
         let n = 3, c = 4, plane = 5 * 7
