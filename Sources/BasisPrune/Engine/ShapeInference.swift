@@ -34,6 +34,8 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable {
     public var node: String
     public var opType: String
     public var reason: String
+    /// The node's outputs depend on values known only at run time (so they stay unknown).
+    public var needsRuntimeValues = false
 
     public var description: String { "node '\(node)' (\(opType)): \(reason)" }
 }
@@ -75,7 +77,13 @@ public struct ShapeInference {
             let inputs = node.inputs.map { $0.isEmpty ? nil : facts[$0] }
             // A node whose present inputs are not all known stays unknown.
             if zip(node.inputs, inputs).contains(where: { !$0.0.isEmpty && $0.1 == nil }) { continue }
-            guard let outputs = try infer(node, inputs) else {
+            let inferred: [ValueFacts]?
+            do { inferred = try infer(node, inputs) } catch {
+                // Shapes that depend on run-time values (a Reshape target fed by a graph input) stay unknown.
+                if error.needsRuntimeValues { continue }
+                throw error
+            }
+            guard let outputs = inferred else {
                 unknownOps.insert(node.opType)
                 continue
             }
@@ -100,7 +108,11 @@ public struct ShapeInference {
         }
         func constant(_ i: Int) throws(ShapeError) -> [Int]? {
             guard i < x.count, let f = x[i] else { return nil }
-            guard let v = f.values else { throw fail(node, "input \(i) must be a constant here") }
+            guard let v = f.values else {
+                var error = fail(node, "input \(i) must be a constant here")
+                error.needsRuntimeValues = true
+                throw error
+            }
             return v.map { Int(saturating: $0) }
         }
         func same(_ f: ValueFacts, values: [Double]? = nil) -> [ValueFacts] {
