@@ -361,7 +361,7 @@ public struct ShapeInference {
                 guard axis >= 0, axis < rank, i < starts.count, i < ends.count, steps[i] != 0 else {
                     throw fail(node, "bad slice parameters")
                 }
-                let (start, count) = Self.sliceRange(start: starts[i], end: ends[i], step: steps[i], size: a.shape[axis])
+                let (start, count) = SliceOp.range(start: starts[i], end: ends[i], step: steps[i], size: a.shape[axis])
                 ranges[axis] = (start, steps[i], count)
             }
             let shape = ranges.map(\.count)
@@ -541,20 +541,6 @@ public struct ShapeInference {
             }
             return values[offset]
         }
-    }
-
-    /// Start and element count of a Slice along one axis (the spec's clamping rules).
-    static func sliceRange(start: Int, end: Int, step: Int, size: Int) -> (start: Int, count: Int) {
-        var s = start < 0 ? start + size : start
-        var e = end < 0 ? end + size : end
-        if step > 0 {
-            s = min(max(s, 0), size)
-            e = min(max(e, 0), size)
-            return (s, max(0, (e - s + step - 1) / step))
-        }
-        s = min(max(s, -1), size - 1)
-        e = min(max(e, -1), size - 1)
-        return (s, max(0, (s - e + (-step) - 1) / (-step)))
     }
 
     static func matmulShape(_ a: [Int], _ b: [Int]) -> [Int]? {

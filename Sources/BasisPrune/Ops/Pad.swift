@@ -53,7 +53,10 @@ struct PadOp: Operator {
         var begin = Array(repeating: 0, count: rank), shape = x.shape
         for (i, axis) in axes.enumerated() {
             begin[axis] = pads[i]
-            shape[axis] += pads[i] + pads[i + axes.count]
+            let (grown, overflow) = shape[axis].addingReportingOverflow(pads[i])
+            let (total, overflow2) = grown.addingReportingOverflow(pads[i + axes.count])
+            guard !overflow, !overflow2 else { throw EngineError(node, "pads \(pads) overflow axis \(axis)") }
+            shape[axis] = total
             guard shape[axis] >= 0 else { throw EngineError(node, "pads \(pads) crop axis \(axis) of size \(x.shape[axis]) below zero") }
             if mode != .constant, x.shape[axis] == 0, shape[axis] > 0 {
                 throw EngineError(node, "\(mode.rawValue) padding of an empty axis \(axis)")

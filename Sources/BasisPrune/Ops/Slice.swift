@@ -44,7 +44,8 @@ struct SliceOp: Operator {
             guard step != 0 else { throw EngineError(node, "step 0 on axis \(axis)") }
             let range = Self.range(start: starts[i], end: ends[i], step: step, size: x.shape[axis])
             shape[axis] = range.count
-            strides[axis] = inputStrides[axis] * step
+            // With two or more elements |step| < size, so the product cannot overflow.
+            strides[axis] = range.count > 1 ? inputStrides[axis] * step : inputStrides[axis]
             if range.count > 0 { base += range.start * inputStrides[axis] }
         }
         let y = Value(uninitialized: x.dataType, shape: shape)

@@ -67,6 +67,22 @@ import Testing
         let old = try run("Slice", opset: 1, [attribute("starts", [1, 1]), attribute("ends", [1000, -1]), attribute("axes", [0, 1])], [x])[0]
         #expect(old.shape == [2, 2])
         #expect(int64s(old) == [5, 6, 9, 10])
+        let huge = try run("Slice", [x, ints([1, .max]), ints([.max, .min]), ints([0, 1]), ints([.max, .min])])[0]
+        #expect(int64s(huge) == [7])
+    }
+
+    /// Through the executor, so that static shape inference also sees the extreme constants.
+    @Test func sliceWithExtremeConstantsThroughTheExecutor() throws {
+        let constants = [("starts", [Int64]([1, .max])), ("ends", [.max, .min]), ("axes", [0, 1]), ("steps", [.max, .min])]
+        let initializers = constants.map { Tensor(name: $0.0, dataType: .int64, dims: [2], storage: TensorStorage(values: $0.1)) }
+        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: nil))
+        let graph = Graph(
+            name: "g", nodes: [Node(name: "n", opType: "Slice", inputs: ["x", "starts", "ends", "axes", "steps"], outputs: ["y"])],
+            initializers: initializers, inputs: [ValueInfo(name: "x", type: type)], outputs: [ValueInfo(name: "y", type: nil)])
+        let executor = try Executor(model: Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 13)], graph: graph))
+        let y = try #require(try executor.run(["x": Value(shape: [3, 4], floats: (0..<12).map(Float.init))])["y"])
+        #expect(y.shape == [1, 1])
+        #expect(y.floats == [7])
     }
 
     @Test func sliceRejectsZeroStepAndBadAxes() {
@@ -189,6 +205,7 @@ import Testing
         #expect(onAxis.floats == [0, 0])
         #expect(engineError { _ = try run("Pad", [x, ints([0, -4, 0, 0])]) } != nil)
         #expect(engineError { _ = try run("Pad", [x, ints([0, 0, 0])]) } != nil)
+        #expect(engineError { _ = try run("Pad", [x, ints([0, .max, 0, .max])]) } != nil)
     }
 
     // MARK: Split, Concat, ConstantOfShape
