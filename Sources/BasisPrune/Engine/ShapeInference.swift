@@ -34,6 +34,8 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable {
     public var node: String
     public var opType: String
     public var reason: String
+    /// The node's outputs depend on values known only at run time (so they stay unknown).
+    public var needsRuntimeValues = false
 
     public var description: String { "node '\(node)' (\(opType)): \(reason)" }
 }
@@ -75,7 +77,13 @@ public struct ShapeInference {
             let inputs = node.inputs.map { $0.isEmpty ? nil : facts[$0] }
             // A node whose present inputs are not all known stays unknown.
             if zip(node.inputs, inputs).contains(where: { !$0.0.isEmpty && $0.1 == nil }) { continue }
-            guard let outputs = try infer(node, inputs) else {
+            let inferred: [ValueFacts]?
+            do { inferred = try infer(node, inputs) } catch {
+                // Shapes that depend on run-time values (a Reshape target fed by a graph input) stay unknown.
+                if error.needsRuntimeValues { continue }
+                throw error
+            }
+            guard let outputs = inferred else {
                 unknownOps.insert(node.opType)
                 continue
             }
@@ -100,7 +108,11 @@ public struct ShapeInference {
         }
         func constant(_ i: Int) throws(ShapeError) -> [Int]? {
             guard i < x.count, let f = x[i] else { return nil }
-            guard let v = f.values else { throw fail(node, "input \(i) must be a constant here") }
+            guard let v = f.values else {
+                var error = fail(node, "input \(i) must be a constant here")
+                error.needsRuntimeValues = true
+                throw error
+            }
             return v.map { Int(saturating: $0) }
         }
         func same(_ f: ValueFacts, values: [Double]? = nil) -> [ValueFacts] {
@@ -349,7 +361,7 @@ public struct ShapeInference {
                 guard axis >= 0, axis < rank, i < starts.count, i < ends.count, steps[i] != 0 else {
                     throw fail(node, "bad slice parameters")
                 }
-                let (start, count) = Self.sliceRange(start: starts[i], end: ends[i], step: steps[i], size: a.shape[axis])
+                let (start, count) = SliceOp.range(start: starts[i], end: ends[i], step: steps[i], size: a.shape[axis])
                 ranges[axis] = (start, steps[i], count)
             }
             let shape = ranges.map(\.count)
@@ -529,20 +541,6 @@ public struct ShapeInference {
             }
             return values[offset]
         }
-    }
-
-    /// Start and element count of a Slice along one axis (the spec's clamping rules).
-    static func sliceRange(start: Int, end: Int, step: Int, size: Int) -> (start: Int, count: Int) {
-        var s = start < 0 ? start + size : start
-        var e = end < 0 ? end + size : end
-        if step > 0 {
-            s = min(max(s, 0), size)
-            e = min(max(e, 0), size)
-            return (s, max(0, (e - s + step - 1) / step))
-        }
-        s = min(max(s, -1), size - 1)
-        e = min(max(e, -1), size - 1)
-        return (s, max(0, (s - e + (-step) - 1) / (-step)))
     }
 
     static func matmulShape(_ a: [Int], _ b: [Int]) -> [Int]? {

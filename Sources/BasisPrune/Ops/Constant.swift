@@ -26,12 +26,15 @@ struct ConstantOp: Operator {
 /// Identity, and Dropout in inference mode: the input passes through unchanged (Dropout's
 /// optional mask output is all true).
 struct PassThrough: Operator {
+    var isDropout = false
     var dropoutMask = false
 
     func run(_ inputs: [Value?]) throws(EngineError) -> [Value] {
         guard let x = inputs.first ?? nil else { throw EngineError(node: "", opType: "Identity", reason: "input 0 is required") }
-        if inputs.count > 2, let training = inputs[2], training.integers()?.first != 0 {
-            throw EngineError(node: "", opType: "Dropout", reason: "training mode (random dropout) is not supported")
+        // Training mode drops at random unless the ratio is 0 (default 0.5).
+        if isDropout, inputs.count > 2, let training = inputs[2], training.integers()?.first != 0,
+           (inputs[1]?.tensor(name: nil).doubleValues()?.first ?? 0.5) != 0 {
+            throw EngineError(node: "", opType: "Dropout", reason: "training mode with a non-zero ratio (random dropout) is not supported")
         }
         guard dropoutMask else { return [x] }
         let mask = Value(uninitialized: .bool, shape: x.shape)
