@@ -25,6 +25,72 @@ func row(_ name: String, flops: Double, seconds: Double) {
             + String(format: "%9.2f ms %9.1f GFLOP/s", seconds * 1e3, flops / seconds / 1e9))
 }
 
+// MARK: - engine profile (bench profile MODEL SIZE BATCH)
+if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "profile" {
+    let model = try ONNXImporter.load(path: CommandLine.arguments[2])
+    let size = Int(CommandLine.arguments[3])!, n = Int(CommandLine.arguments[4])!
+    let executor = try Executor(model: model)
+    let input = Value(shape: [n, 3, size, size], floats: (0..<(n * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
+    var timings: [String: Double]? = [:]
+    _ = try executor.run(["input": input])
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<5 { _ = try executor.run(["input": input], timings: &timings) }
+    let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / 5
+    print(String(format: "%.1f ms per batch of %d, %.0f img/s", total * 1e3, n, Double(n) / total))
+    for (op, t) in timings!.sorted(by: { $0.value > $1.value }) { print(String(format: "  %-20@ %8.2f ms", op, t / 5 * 1e3)) }
+    exit(0)
+}
+
+// MARK: - engine against onnxruntime (bench engine [seconds])
+/// Images per second of the engine on a random batch: best of timed runs for `seconds`.
+func engineThroughput(_ executor: Executor, size: Int, batch: Int, seconds: Double) throws -> Double {
+    let input = Value(shape: [batch, 3, size, size], floats: (0..<(batch * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
+    _ = try executor.run(["input": input])
+    var best = Double.infinity, runs = 0
+    let end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+    while DispatchTime.now().uptimeNanoseconds < end || runs < 3 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = try executor.run(["input": input])
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        runs += 1
+    }
+    return Double(batch) / best
+}
+
+func onnxruntimeThroughput(model: String, size: Int, batch: Int, seconds: Double) throws -> Double {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ort_throughput.py").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script, model, "\(size)", "\(batch)", "\(seconds)"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan
+}
+
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "engine" {
+    let seconds = CommandLine.arguments.count >= 3 ? Double(CommandLine.arguments[2]) ?? 3 : 3
+    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../shared/models").standardizedFileURL.path
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures").standardizedFileURL.path
+    let models = [
+        ("fmnist-lite0-32", FileManager.default.fileExists(atPath: shared + "/fmnist-lite0-32.onnx") ? shared + "/fmnist-lite0-32.onnx" : fixtures + "/fmnist-lite0-32.onnx", 32),
+        ("efficientnet-lite0-imagenet", shared + "/efficientnet-lite0-imagenet.onnx", 224),
+    ].filter { FileManager.default.fileExists(atPath: $0.1) }
+    print("images/s, best of runs over \(seconds) s each; 2 threads for both; same machine, same run")
+    print("model                         input    batch    engine  onnxruntime   ratio")
+    for (name, path, size) in models {
+        let executor = try Executor(model: ONNXImporter.load(path: path))
+        for batch in [1, 256] {
+            let ours = try engineThroughput(executor, size: size, batch: batch, seconds: seconds)
+            let theirs = try onnxruntimeThroughput(model: path, size: size, batch: batch, seconds: seconds)
+            print(String(format: "%@ %3dx%-3d %6d %9.1f %12.1f %7.2fx", name.padding(toLength: 29, withPad: " ", startingAt: 0), size, size, batch, ours, theirs, ours / theirs))
+        }
+    }
+    exit(0)
+}
+
 print("GEMM threads: \(GEMM.threadCount)")
 
 do {

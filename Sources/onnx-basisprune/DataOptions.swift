@@ -24,14 +24,11 @@ struct DataOptions {
         guard let specText = args.values[specOption] else { throw .usage("\(specOption) SPEC is required") }
         let spec: DataSpec
         do { spec = try DataSpec(parsing: specText) } catch { throw .usage(error.description) }
-        let initializers = Set(model.graph.initializers.compactMap(\.name))
-        guard let input = model.graph.inputs.first(where: { !initializers.contains($0.name) }),
-              let dims = input.type?.tensor?.shape, dims.count == 4 else {
+        guard let dims = imageInputDims(model) else {
             throw .usage("\(modelPath): the first graph input is not an image batch [N, C, H, W]")
         }
-        func known(_ d: Dimension) -> Int? { if case .known(let v) = d.value { return Int(v) } else { return nil } }
-        guard let channels = known(dims[1]) else { throw .usage("\(modelPath): the input's channel count is not fixed") }
-        var height = known(dims[2]), width = known(dims[3])
+        guard let channels = dims[1] else { throw .usage("\(modelPath): the input's channel count is not fixed") }
+        var height = dims[2], width = dims[3]
         if let size = args.values["--input-size"] {
             let hw = try parseShape(size, option: "--input-size")
             guard hw.count == 2 else { throw .usage("--input-size '\(size)' is not HxW") }
@@ -63,4 +60,13 @@ func positiveInt(_ args: Arguments, _ option: String, default value: Int) throws
     guard let text = args.values[option] else { return value }
     guard let n = Int(text), n > 0 else { throw .usage("\(option) '\(text)' is not a positive integer") }
     return n
+}
+
+/// The sizes of the first graph input's four dims (nil where symbolic), if it has rank 4.
+/// (Kept out of typed-throws code: Swift 6.3's ownership verifier rejects the switch inlined there.)
+func imageInputDims(_ model: Model) -> [Int?]? {
+    let initializers = Set(model.graph.initializers.compactMap(\.name))
+    guard let input = model.graph.inputs.first(where: { !initializers.contains($0.name) }),
+          let dims = input.type?.tensor?.shape, dims.count == 4 else { return nil }
+    return dims.map(\.knownSize)
 }

@@ -62,3 +62,38 @@ import Testing
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 }
+
+/// `eval` on the real Fashion-MNIST test split reproduces shared/models/README.md: 92.44 %.
+@Suite struct EvalCLITests {
+    @Test func evalReproducesTheReferenceAccuracy() throws {
+        let result = try run(Fixtures.executable, ["eval", Fixtures.bundledModel, "--data", "idx:\(Fixtures.fashionMNIST),split=test", "--json", "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let accuracy = try #require(object["accuracy"] as? Double)
+        #expect(object["count"] as? Int == 10_000)
+        #expect(abs(accuracy * 100 - 92.44) <= 0.05, "accuracy \(accuracy)")
+        #expect((object["loss"] as? Double).map { $0 > 0 && $0 < 1 } == true)
+        #expect((object["images_per_second"] as? Double).map { $0 > 0 } == true)
+    }
+
+    @Test func evalLimitAndBatchSize() throws {
+        let result = try run(Fixtures.executable, ["eval", Fixtures.bundledModel, "--data", "idx:\(Fixtures.fashionMNIST),split=test,range=100:300",
+                                                   "--limit", "50", "--batch-size", "7", "--json", "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["count"] as? Int == 50)
+    }
+
+    @Test(arguments: [
+        (["eval", "MODEL"], "onnx-basisprune: eval needs --data SPEC (see onnx-basisprune eval --help)"),
+        (["eval", "MODEL", "--data", "zip:/x"], nil),
+        (["eval", "MODEL", "--data", "idx:/nonexistent"], nil),
+        (["eval", "MODEL", "--data", "idx:/usr/share/datasets/fashion-mnist", "--batch-size", "0"], "onnx-basisprune: --batch-size '0' is not a positive integer"),
+    ] as [([String], String?)])
+    func evalUsageErrors(arguments: [String], message: String?) throws {
+        let result = try run(Fixtures.executable, arguments.map { $0 == "MODEL" ? Fixtures.bundledModel : $0 })
+        #expect(result.status == 2)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        if let message { #expect(result.stderr == message + "\n") }
+    }
+}

@@ -14,10 +14,17 @@ public final class Executor: @unchecked Sendable {
     private var plans: [[Int]: Plan] = [:]
     private let lock = NSLock()
 
-    /// Compiles `model`. With `fuseActivations`, an activation whose input is read only by it
-    /// and comes from a Conv runs inside the Conv's output pass.
-    public init(model: Model, fuseActivations: Bool = true) throws(EngineError) {
-        graph = model.graph
+    /// Compiles `model`. With `fuse`, BatchNormalization after a Conv or Gemm with constant
+    /// weights is folded into it, and an activation whose input is read only by it and comes
+    /// from a Conv runs inside the Conv's output pass.
+    public init(model: Model, fuse: Bool = true) throws(EngineError) {
+        if fuse {
+            do { graph = try FoldBatchNorm.run(model.graph) } catch {
+                throw EngineError(node: error.node, opType: "BatchNormalization", reason: error.reason)
+            }
+        } else {
+            graph = model.graph
+        }
         opset = model.defaultOpsetVersion ?? 21
         var constants: [String: Value] = [:]
         for tensor in graph.initializers {
@@ -40,7 +47,7 @@ public final class Executor: @unchecked Sendable {
                 constants[name] = value
             }
         }
-        if fuseActivations { Self.fuseActivations(graph, &operators) }
+        if fuse { Self.fuseActivations(graph, &operators) }
         self.operators = operators
         self.constants = constants
         inputNames = graph.inputs.map(\.name).filter { constants[$0] == nil }
@@ -49,6 +56,12 @@ public final class Executor: @unchecked Sendable {
 
     /// Runs the graph; `inputs` names every graph input. Returns every graph output.
     public func run(_ inputs: [String: Value]) throws(EngineError) -> [String: Value] {
+        var unused: [String: Double]? = nil
+        return try run(inputs, timings: &unused)
+    }
+
+    /// Runs the graph and, when `timings` is not nil, adds the seconds each op type took.
+    public func run(_ inputs: [String: Value], timings: inout [String: Double]?) throws(EngineError) -> [String: Value] {
         let plan = try self.plan(for: inputs)
         var slots = [Value?](repeating: nil, count: plan.slotCount)
         for (slot, value) in plan.preset { slots[slot] = value }
@@ -58,7 +71,11 @@ public final class Executor: @unchecked Sendable {
         }
         for step in plan.steps {
             let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
-            let results = try operators[step.node]!.run(arguments)
+            let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            let results = try (step.op ?? operators[step.node]!).run(arguments)
+            if timings != nil {
+                timings![graph.nodes[step.node].opType, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            }
             for (slot, value) in zip(step.outputs, results) where slot >= 0 { slots[slot] = value }
             for slot in step.release { slots[slot] = nil }
         }
@@ -98,6 +115,8 @@ public final class Executor: @unchecked Sendable {
         var inputs: [Int?]
         var outputs: [Int]
         var release: [Int]
+        /// This plan's version of the node's operator (a Conv with a Pad fused in), if any.
+        var op: (any Operator)? = nil
     }
 
     struct Plan {
@@ -152,6 +171,7 @@ public final class Executor: @unchecked Sendable {
             }
             steps.append(Step(node: index, inputs: ins, outputs: node.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: []))
         }
+        fusePads(&steps, preset: preset, slotOf: slotOf)
         // Release each computed value after its last reader (graph outputs are kept).
         let kept = Set(graph.outputs.compactMap { slotOf[$0.name] }).union(preset.map(\.0))
         var lastUse: [Int: Int] = [:]
@@ -162,6 +182,32 @@ public final class Executor: @unchecked Sendable {
             return (output.name, s)
         }
         return Plan(slotCount: slotOf.count, preset: preset, inputSlots: inputSlots, outputSlots: outputSlots, steps: steps)
+    }
+
+    /// Removes each zero-valued constant Pad of spatial axes whose only reader is a Conv with
+    /// explicit pads, and lets that Conv pad instead (PyTorch exports TF-style SAME padding so).
+    func fusePads(_ steps: inout [Step], preset: [(Int, Value)], slotOf: [String: Int]) {
+        let constants = Dictionary(preset, uniquingKeysWith: { a, _ in a })
+        let reads = graph.readCounts
+        var removed = Set<Int>()
+        for (index, step) in steps.enumerated() {
+            let pad = graph.nodes[step.node]
+            guard pad.opType == "Pad", opset >= 11, pad.string("mode", default: "constant") == "constant",
+                  pad.input(3) == nil, let output = pad.outputs.first, reads[output] == 1,
+                  let padsSlot = step.inputs.count > 1 ? step.inputs[1] : nil, let pads = constants[padsSlot]?.integers(),
+                  pads.count == 8, pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, pads.allSatisfy({ $0 >= 0 }) else { continue }
+            if let valueSlot = step.inputs.count > 2 ? step.inputs[2] : nil {
+                guard let value = constants[valueSlot], value.dataType == .float, value.floats == [0] else { continue }
+            }
+            guard let consumer = steps.indices.first(where: { steps[$0].inputs.first == step.outputs.first }),
+                  var conv = (steps[consumer].op ?? operators[steps[consumer].node]) as? ConvOp,
+                  conv.window.autoPad == "NOTSET", conv.extraPads == nil else { continue }
+            conv.extraPads = [pads[2], pads[3], pads[6], pads[7]]
+            steps[consumer].op = conv
+            steps[consumer].inputs[0] = step.inputs[0]
+            removed.insert(index)
+        }
+        steps = steps.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
     /// The value static inference found, in the engine's storage.

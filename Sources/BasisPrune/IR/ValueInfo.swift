@@ -15,6 +15,14 @@ public struct Dimension: Sendable, Equatable {
         self.denotation = denotation
         self.extraFields = extraFields
     }
+
+    /// The size, when it is a number.
+    public var knownSize: Int? {
+        switch value {
+        case .known(let v): return Int(exactly: v)
+        default: return nil
+        }
+    }
 }
 
 /// The type of a value (TypeProto). Tensor types are modelled; sequence, map, optional, sparse

@@ -37,6 +37,10 @@ public enum ConvForward {
                 g, input: input, weight: weight, bias: bias, output: output, activation: activation)
             return
         }
+        if g.isPointwise && g.groups == 1 && g.n > 1 && g.h * g.w <= batchedPlaneLimit {
+            batchedPointwise(g, input: input, weight: weight, bias: bias, output: output, activation: activation)
+            return
+        }
         withScratch(scratchCount(g), given: scratch) { scratch in
             let perWorker = columnCount(g)
             forEachImage(g) { worker, i in
@@ -75,6 +79,49 @@ public enum ConvForward {
                 for co in 0..<coutG {
                     let p = y + co * outPlane
                     activation.apply(p, p, count: outPlane, bias: bias?[grp * coutG + co] ?? 0)
+                }
+            }
+        }
+    }
+
+    /// Planes up to this size run as one GEMM over the whole batch: per-image products with so
+    /// few columns are matrix-vector products that leave most of the machine idle.
+    static let batchedPlaneLimit = 64
+
+    /// A 1x1 conv over all images at once. Plane 1: `Y[N, Cout] = X[N, Cin] W^T` directly.
+    /// Larger planes: X is gathered to `[Cin, N*P]`, multiplied, and scattered back.
+    static func batchedPointwise(
+        _ g: ConvGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, activation: Activation
+    ) {
+        let plane = g.h * g.w, columns = g.n * plane
+        if plane == 1 {
+            GEMM.multiply(
+                transA: false, transB: true, m: g.n, n: g.cout, k: g.cin,
+                alpha: 1, a: input, lda: g.cin, b: weight, ldb: g.cin, beta: 0, c: output, ldc: g.cout)
+            if bias != nil || activation != .none {
+                for i in 0..<g.n {
+                    let row = output + i * g.cout
+                    if let bias { for co in 0..<g.cout { row[co] += bias[co] } }
+                    activation.apply(row, row, count: g.cout)
+                }
+            }
+            return
+        }
+        withScratch((g.cin + g.cout) * columns, given: nil) { scratch in
+            let packed = scratch, product = scratch + g.cin * columns
+            for i in 0..<g.n {
+                for c in 0..<g.cin {
+                    (packed + c * columns + i * plane).update(from: input + (i * g.cin + c) * plane, count: plane)
+                }
+            }
+            GEMM.multiply(
+                transA: false, transB: false, m: g.cout, n: columns, k: g.cin,
+                alpha: 1, a: weight, lda: g.cin, b: packed, ldb: columns, beta: 0, c: product, ldc: columns)
+            for i in 0..<g.n {
+                for co in 0..<g.cout {
+                    let y = output + (i * g.cout + co) * plane
+                    activation.apply(product + co * columns + i * plane, y, count: plane, bias: bias?[co] ?? 0)
                 }
             }
         }

@@ -34,6 +34,20 @@ enum Depthwise {
     ) {
         let plane = g.h * g.w, outPlane = g.outH * g.outW, taps = g.kh * g.kw
         let workers = g.macs >= parallelThreshold ? Parallel.workerCount : 1
+        if g.outW < 8 && outPlane <= smallPlaneLimit {
+            // Tiny planes (the late stages of a network at low resolution): a padded copy and
+            // 8-wide vectors would cost more than the few taps inside the input.
+            Parallel.forEachChunk(count: g.n * g.cin, workers: workers) { _, planes in
+                for p in planes {
+                    let ch = p % g.cin
+                    smallPlane(g, input + p * plane, weight + ch * taps, output + p * outPlane)
+                    if bias != nil || activation != .none {
+                        activation.apply(output + p * outPlane, output + p * outPlane, count: outPlane, bias: bias?[ch] ?? 0)
+                    }
+                }
+            }
+            return
+        }
         let layout = PaddedPlane(g)
         Parallel.forEachChunk(count: g.n * g.cin, workers: workers) { _, planes in
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: layout.count)
@@ -61,6 +75,32 @@ enum Depthwise {
                 if bias != nil || activation != .none {
                     activation.apply(y, y, count: outPlane, bias: bias?[ch] ?? 0)
                 }
+            }
+        }
+    }
+
+    /// Output planes up to this size take the direct path.
+    static let smallPlaneLimit = 16
+
+    /// One plane by direct summation over the taps that fall inside the input.
+    @inline(__always)
+    private static func smallPlane(
+        _ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
+    ) {
+        for oy in 0..<g.outH {
+            for ox in 0..<g.outW {
+                var acc: Float = 0
+                let top = oy * g.strideH - g.padTop, left = ox * g.strideW - g.padLeft
+                for i in 0..<g.kh {
+                    let iy = top + i * g.dilationH
+                    if iy < 0 || iy >= g.h { continue }
+                    for j in 0..<g.kw {
+                        let ix = left + j * g.dilationW
+                        if ix < 0 || ix >= g.w { continue }
+                        acc += x[iy * g.w + ix] * w[i * g.kw + j]
+                    }
+                }
+                y[oy * g.outW + ox] = acc
             }
         }
     }

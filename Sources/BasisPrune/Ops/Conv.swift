@@ -5,6 +5,8 @@ struct ConvOp: Operator {
     let window: Window
     let groups: Int
     var activation: Activation = .none
+    /// Zero padding of a Pad the executor fused into this conv: begin then end, per spatial axis.
+    var extraPads: [Int]? = nil
 
     init(node: Node, context: BuildContext) throws(EngineError) {
         self.node = node
@@ -26,6 +28,11 @@ struct ConvOp: Operator {
             throw EngineError(node, "weight \(w.shape) does not fit input \(x.shape) with group \(groups)")
         }
         let cout = w.shape[0]
+        var window = self.window
+        if let extraPads {
+            // A fused Pad adds to the explicit pads (the executor fuses only with auto_pad NOTSET).
+            window.pads = zip(window.pads ?? Array(repeating: 0, count: extraPads.count), extraPads).map { $0 + $1 }
+        }
         let r = try window.resolve(node, spatial: Array(x.shape.dropFirst(2)), kernel: Array(w.shape.dropFirst(2)))
         let g = ConvGeometry(n: n, cin: cin, h: h, w: wd, cout: cout, kh: r.kh, kw: r.kw, strideH: r.strideH, strideW: r.strideW,
                              dilationH: r.dilationH, dilationW: r.dilationW, padTop: r.padTop, padLeft: r.padLeft,
