@@ -9,6 +9,8 @@ let topLevelHelp = """
     COMMANDS:
       inspect MODEL       producer, opsets, inputs and outputs, op counts, parameters, and a
                           per-layer table of Conv/Gemm/MatMul layers with MACs
+      split IN OUT        fold BatchNorm and split every layer into basis and scaling parts
+                          (no data, no pruning: the same function, for inspection)
       eval MODEL --data SPEC
                           top-1 accuracy, loss and images/s of a classifier on labelled images
 
@@ -27,6 +29,7 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     switch command {
     case "inspect": return try InspectCommand.run(rest)
     case "eval": return try EvalCommand.run(rest)
+    case "split": return try SplitCommand.run(rest)
     case "help", "--help", "-h": return topLevelHelp
     default: throw .usage("unknown command '\(command)' (see onnx-basisprune --help)")
     }

@@ -28,6 +28,7 @@ public enum BasisExport {
         var taken = graph.usedNames
         var replacement: [String: [Node]] = [:]
         var added: [Tensor] = []
+        var replaced = Set<String>()
         for layer in layers {
             guard let basis = graph.floatInitializer(layer.basisWeight), let scaling = graph.floatInitializer(layer.scalingWeight),
                   let stored = graph.floatInitializer(layer.factors),
@@ -86,8 +87,9 @@ public enum BasisExport {
                 continue
             }
             let k = kept.count
-            let basisName = graph.freshName(layer.basisWeight, taken: &taken)
-            let scalingName = graph.freshName(layer.scalingWeight, taken: &taken)
+            // The pruned weights replace the split ones under the same names.
+            let basisName = layer.basisWeight, scalingName = layer.scalingWeight
+            replaced.formUnion([basisName, scalingName])
             let keptBasis = kept.flatMap { basisRow($0) }
             var keptScaling = [Float](repeating: 0, count: cout * k)
             for c in 0..<cout { for (j, i) in kept.enumerated() { keptScaling[c * k + j] = scale(c, i) * s[i] } }
@@ -112,7 +114,7 @@ public enum BasisExport {
             replacement[layer.scalingNode] = [newScaling]
         }
         graph.nodes = graph.nodes.flatMap { node in node.name.flatMap { replacement[$0] } ?? [node] }
-        graph.initializers += added
+        graph.initializers = graph.initializers.filter { !replaced.contains($0.name ?? "") } + added
         return graph.removingDeadCode()
     }
 }

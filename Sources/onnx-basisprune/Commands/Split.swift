@@ -1,0 +1,46 @@
+import BasisPrune
+
+enum SplitCommand {
+    static let help = """
+        USAGE: onnx-basisprune split IN.onnx OUT.onnx
+
+        Folds BatchNormalization into the layer before it and splits every Conv with one group
+        and more than one input per filter, and every Gemm or MatMul with a constant weight,
+        by SVD into a basis layer (orthonormal filters, named X/basis) and a 1x1 scaling layer
+        (X/scaling) that maps the bases back to the original outputs. No data, no training, no
+        pruning: every basis is kept and every layer stays split, so OUT computes the same
+        function as IN (up to float rounding) and shows the method's starting point.
+
+        OPTIONS:
+          --quiet       print nothing on success
+          -h, --help    show this help
+
+        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+
+        """
+
+    static func run(_ argv: [String]) throws(CLIError) -> String {
+        let args = try Arguments(argv, command: "split", valueOptions: [], flagOptions: ["--quiet"])
+        if args.has("--help") { return help }
+        guard args.positional.count == 2 else { throw .usage("split takes IN.onnx and OUT.onnx (see onnx-basisprune split --help)") }
+        let (input, output) = (args.positional[0], args.positional[1])
+        let model: Model
+        do { model = try ONNXImporter.load(path: input) } catch { throw .usage(error.description) }
+        let split: Model, layers: [SplitLayer]
+        do {
+            (split, layers) = try Pipeline.split(model)
+            try ONNXExporter.write(Pipeline.export(split, layers: layers, choices: [:], remerge: false), to: output)
+        } catch let error as PassError {
+            throw .usage("\(input): \(error.description)")
+        } catch {
+            throw CLIError(message: "\(error)", code: .runtimeFailure)
+        }
+        if args.has("--quiet") { return "" }
+        var table = TextTable(header: ["layer", "op", "n", "out", "rank", "params before", "params split"], rightAligned: [2, 3, 4, 5, 6])
+        for layer in layers {
+            table.append([layer.name, layer.original.opType, "\(layer.inputLength)", "\(layer.outputChannels)", "\(layer.rank)",
+                          grouped(layer.originalParameters), grouped(layer.rank * layer.basisCost + (layer.hasBias ? layer.outputChannels : 0))])
+        }
+        return "split \(layers.count) layers of \(input) into \(output)\n\n" + table.render()
+    }
+}
