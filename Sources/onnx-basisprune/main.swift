@@ -4,9 +4,13 @@ import Foundation
 let topLevelHelp = """
     onnx-basisprune: makes transfer-learned CNNs smaller by basis pruning, without fine-tuning weights.
 
-    USAGE: onnx-basisprune COMMAND [ARGUMENTS] [OPTIONS]
+    USAGE: onnx-basisprune IN.onnx OUT.onnx --data SPEC [options]   prune (see `onnx-basisprune prune --help`)
+           onnx-basisprune COMMAND [ARGUMENTS] [OPTIONS]
 
     COMMANDS:
+      prune IN OUT --data SPEC
+                          the main job (the word `prune` may be left out): split, train the
+                          scaling factors, remove bases within the accuracy budget, write OUT
       inspect MODEL       producer, opsets, inputs and outputs, op counts, parameters, and a
                           per-layer table of Conv/Gemm/MatMul layers with MACs
       split IN OUT        fold BatchNorm and split every layer into basis and scaling parts
@@ -30,8 +34,12 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     case "inspect": return try InspectCommand.run(rest)
     case "eval": return try EvalCommand.run(rest)
     case "split": return try SplitCommand.run(rest)
+    case "prune": return try PruneCommand.run(rest)
     case "help", "--help", "-h": return topLevelHelp
-    default: throw .usage("unknown command '\(command)' (see onnx-basisprune --help)")
+    default:
+        // The main job needs no command word: `onnx-basisprune IN.onnx OUT.onnx --data SPEC`.
+        if command.hasSuffix(".onnx") { return try PruneCommand.run(argv) }
+        throw .usage("unknown command '\(command)' (see onnx-basisprune --help)")
     }
 }
 

@@ -13,3 +13,20 @@ public struct SilentReporter: Reporter {
     public func progress(phase: String, done: Int, total: Int, detail: String) {}
     public func warning(_ message: String) {}
 }
+
+/// Passes progress on under a fixed phase name (for work that reports its own phase).
+public struct PhaseReporter: Reporter {
+    public let base: any Reporter
+    public let phase: String
+
+    public init(base: any Reporter, phase: String) {
+        self.base = base
+        self.phase = phase
+    }
+
+    public func progress(phase: String, done: Int, total: Int, detail: String) {
+        base.progress(phase: self.phase, done: done, total: total, detail: detail)
+    }
+
+    public func warning(_ message: String) { base.warning(message) }
+}

@@ -1,0 +1,186 @@
+import Foundation
+
+/// The choices of the pruning search; defaults are METHOD.md's ("ours").
+public struct PruningOptions: Sendable {
+    public enum Normalization: String, Sendable, Codable, CaseIterable { case none, layer }
+    public enum Ranking: String, Sendable, Codable, CaseIterable {
+        /// Importance per parameter a basis costs (`n + Cout`), pruned in rounds.
+        case perParameter = "per-parameter"
+        /// Raw importance, as the paper ranks.
+        case importance
+    }
+
+    public var epochs = 1
+    public var learningRate: Float = 1e-2
+    public var optimizer = Optimizer.Method.adam
+    public var batchSize = 128
+    public var seed: UInt64 = 0
+    /// Largest allowed drop of validation accuracy below the input model, in points.
+    public var maxAccuracyDrop = 1.0
+    /// Points of validation accuracy a candidate must keep above the budget's floor: the search
+    /// tries many candidates on one validation split, and the best-looking one flatters itself.
+    public var margin = 0.3
+    /// A fixed fraction of bases to remove instead of the accuracy-driven search.
+    public var pruneRatio: Double?
+    public var normalizeImportance = Normalization.none
+    public var ranking = Ranking.perParameter
+    /// Fraction of the remaining bases removed per round.
+    public var roundFraction = 0.1
+    /// Training images each round retrains the factors on (and ranks by).
+    public var retrainImages = 10_000
+    /// The search stops when a round would remove fewer bases than this fraction of the remaining.
+    public var minimumRoundFraction = 0.0125
+
+    public init() {}
+}
+
+/// One candidate the search evaluated.
+public struct PruningRound: Sendable, Codable, Equatable {
+    public var round: Int
+    public var keptBases: Int
+    public var layerParameters: Int
+    public var validationAccuracy: Double
+    public var accepted: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case round, accepted
+        case keptBases = "kept_bases", layerParameters = "layer_parameters", validationAccuracy = "validation_accuracy"
+    }
+}
+
+/// What the search found.
+public struct PruningResult: Sendable {
+    public var state: ScalingState
+    public var baselineValidationAccuracy: Double
+    public var validationAccuracy: Double
+    public var history: [PruningRound]
+    /// Seconds per phase, in order.
+    public var phases: [(name: String, seconds: Double)]
+    /// Whether the final candidate is within the budget on the validation data.
+    public var withinBudget: Bool
+}
+
+/// Trains the scaling factors, ranks bases by Taylor importance, and removes as many as the
+/// accuracy budget allows, in rounds (remove a fraction of the remaining, retrain on part of
+/// the training data, re-rank); a failed round is retried with half the fraction.
+public struct PruningSearch: Sendable {
+    public let executor: Executor
+    public let layers: [SplitLayer]
+    public let train: Preprocessor
+    public let trainIndices: [Int]
+    public let validation: Preprocessor
+    public let validationIndices: [Int]
+    public var options: PruningOptions
+    public var reporter: any Reporter
+
+    public init(executor: Executor, layers: [SplitLayer], train: Preprocessor, trainIndices: [Int], validation: Preprocessor,
+                validationIndices: [Int], options: PruningOptions, reporter: any Reporter = SilentReporter()) {
+        self.executor = executor
+        self.layers = layers
+        self.train = train
+        self.trainIndices = trainIndices
+        self.validation = validation
+        self.validationIndices = validationIndices
+        self.options = options
+        self.reporter = reporter
+    }
+
+    func accuracy(_ state: ScalingState, phase: String) throws(EngineError) -> Double {
+        try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
+                              parameters: state.parameters()).accuracy
+    }
+
+    /// `trainIndices` shuffled by the seed for `stream`.
+    func shuffled(_ stream: UInt64) -> [Int] {
+        var random = SeededRandom(seed: options.seed, stream: stream)
+        var order = trainIndices
+        order.seededShuffle(using: &random)
+        return order
+    }
+
+    public func run() throws(EngineError) -> PruningResult {
+        var phases: [(String, Double)] = []
+        var clock = Date()
+        func lap(_ name: String) {
+            phases.append((name, Date().timeIntervalSince(clock)))
+            clock = Date()
+        }
+        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, reporter: reporter)
+        var state = ScalingState(layers: layers)
+        let baseline = try accuracy(state, phase: "validate input model")
+        lap("validate input model")
+
+        var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
+        var importance: [String: [Double]] = [:]
+        for epoch in 0..<options.epochs {
+            importance = try trainer.pass(shuffled(UInt64(epoch)), state: &state, optimizer: &optimizer,
+                                          phase: "train factors (epoch \(epoch + 1)/\(options.epochs))").importance
+        }
+        if options.epochs == 0 {
+            var none: Optimizer? = nil
+            importance = try trainer.pass(Array(shuffled(0).prefix(options.retrainImages)), state: &state, optimizer: &none, phase: "importance").importance
+        }
+        lap("train factors")
+        var accepted = state
+        var acceptedAccuracy = try accuracy(state, phase: "validate trained factors")
+        var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
+                                    validationAccuracy: acceptedAccuracy, accepted: true)]
+        let floor = baseline - options.maxAccuracyDrop / 100 + options.margin / 100
+        let target = options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
+        var fraction = options.roundFraction
+        var round = 0
+        while true {
+            let alive = accepted.keptCount
+            var count = Int((Double(alive) * fraction).rounded(.up))
+            if let target { count = min(count, alive - max(target, layers.count)) }
+            if count < 1 || (target == nil && fraction < options.minimumRoundFraction) { break }
+            round += 1
+            var candidate = accepted
+            remove(count, from: &candidate, importance: importance)
+            var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
+            let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
+            let candidateImportance = try trainer.pass(retrain, state: &candidate, optimizer: &optimizer,
+                                                       phase: "round \(round): retrain after removing \(count) bases").importance
+            let candidateAccuracy = try accuracy(candidate, phase: "round \(round): validate")
+            let ok = target != nil || candidateAccuracy >= floor
+            history.append(PruningRound(round: round, keptBases: candidate.keptCount, layerParameters: candidate.layerParameters,
+                                        validationAccuracy: candidateAccuracy, accepted: ok))
+            if ok {
+                accepted = candidate
+                acceptedAccuracy = candidateAccuracy
+                importance = candidateImportance
+            } else {
+                fraction /= 2
+            }
+        }
+        lap("prune in rounds")
+        return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
+                             history: history, phases: phases, withinBudget: acceptedAccuracy >= baseline - options.maxAccuracyDrop / 100)
+    }
+
+    /// Removes the `count` remaining bases with the lowest score; every layer keeps one.
+    func remove(_ count: Int, from state: inout ScalingState, importance: [String: [Double]]) {
+        var candidates: [(score: Double, layer: Int, basis: Int)] = []
+        for (l, layer) in state.layers.enumerated() {
+            let theta = importance[layer.factors] ?? Array(repeating: 0, count: layer.rank)
+            let total = theta.reduce(0, +)
+            for i in 0..<layer.rank where state.kept[layer.factors]![i] {
+                var score = theta[i]
+                if options.normalizeImportance == .layer { score = total > 0 ? score / total : 0 }
+                if options.ranking == .perParameter { score /= Double(layer.basisCost) }
+                candidates.append((score, l, i))
+            }
+        }
+        // Ties break by layer and basis order, so the result is the same on every machine.
+        candidates.sort { ($0.score, $0.layer, $0.basis) < ($1.score, $1.layer, $1.basis) }
+        var keptPerLayer = state.layers.map { state.kept[$0.factors]!.filter { $0 }.count }
+        var removed = 0
+        for c in candidates where removed < count {
+            guard keptPerLayer[c.layer] > 1 else { continue }
+            state.kept[state.layers[c.layer].factors]![c.basis] = false
+            keptPerLayer[c.layer] -= 1
+            removed += 1
+        }
+    }
+}
+

@@ -1,0 +1,189 @@
+import BasisPrune
+import Foundation
+
+enum PruneCommand {
+    static let help = """
+        USAGE: onnx-basisprune IN.onnx OUT.onnx --data SPEC [options]
+
+        Basis pruning without fine-tuning weights (see README): folds BatchNorm, splits every
+        Conv and Gemm/MatMul by SVD into basis and scaling parts, trains only the per-basis
+        scaling factors on --data, ranks bases by first-order Taylor importance |s * dL/ds|, and
+        removes as many as the accuracy budget allows, in rounds (remove a fraction of the
+        remaining bases, retrain the factors on part of the training data, re-rank). OUT is
+        written atomically; a summary table goes to stdout, progress to stderr.
+
+        DATA:
+        \(DataOptions.help)
+          --val-data SPEC       validation images the input model was NOT fine-tuned on; the
+                                search decides on them (default: --val-fraction of --data, with a
+                                warning: a model fine-tuned on those images looks better on them)
+          --val-fraction F      fraction of --data held out for validation when --val-data is not
+                                given, drawn with --seed (default 0.1)
+          --test-data SPEC      images to report the input and output accuracy on; never used
+                                for any choice
+
+        TRAINING THE SCALING FACTORS:
+          --epochs N            passes over --data before pruning (default 1)
+          --lr X                learning rate (default 0.01)
+          --optimizer adam|sgd  (default adam)
+          --batch-size B        images per step (default 128)
+          --seed N              shuffling, validation hold-out and tie order (default 0); the
+                                same inputs and seed write a byte-identical OUT
+
+        PRUNING:
+          --max-accuracy-drop P largest allowed drop of validation accuracy below the input
+                                model, in points (default 1.0)
+          --margin P            points a candidate must stay above that floor, because the
+                                search picks among many candidates on one validation set
+                                (default 0.3)
+          --prune-ratio R       remove this fraction of all bases instead of searching
+          --ranking per-parameter|importance
+                                per-parameter (default): importance divided by the parameters a
+                                basis costs (n + Cout); importance: raw Taylor importance
+          --normalize-importance layer|none
+                                divide importance by its layer's total before ranking (default none)
+          --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
+                                a round that breaks the budget is retried with half
+          --retrain-images N    training images each round retrains on (default 10000)
+
+        OUTPUT:
+          --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 1)
+          --quiet               no progress on stderr
+          -h, --help            show this help
+
+        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+
+        """
+
+    static let valueOptions: Set<String> = DataOptions.valueOptions.union([
+        "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
+        "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
+        "--retrain-images", "--report",
+    ])
+
+    static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
+        guard let text = args.values[option] else { return value }
+        guard let v = Double(text), range.contains(v) else { throw .usage("\(option) '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)") }
+        return v
+    }
+
+    static func options(_ args: Arguments) throws(CLIError) -> PruningOptions {
+        var o = PruningOptions()
+        o.epochs = try args.values["--epochs"].map { (text) throws(CLIError) -> Int in
+            guard let n = Int(text), n >= 0 else { throw .usage("--epochs '\(text)' is not a non-negative integer") }
+            return n
+        } ?? 1
+        o.learningRate = Float(try double(args, "--lr", default: 0.01, range: 1e-9...10))
+        if let text = args.values["--optimizer"] {
+            guard let m = Optimizer.Method(rawValue: text) else { throw .usage("--optimizer '\(text)' is not adam or sgd") }
+            o.optimizer = m
+        }
+        o.batchSize = try positiveInt(args, "--batch-size", default: 128)
+        if let text = args.values["--seed"] {
+            guard let seed = UInt64(text) else { throw .usage("--seed '\(text)' is not a non-negative integer") }
+            o.seed = seed
+        }
+        o.maxAccuracyDrop = try double(args, "--max-accuracy-drop", default: 1.0, range: 0...100)
+        o.margin = try double(args, "--margin", default: 0.3, range: 0...100)
+        if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
+        if let text = args.values["--ranking"] {
+            guard let r = PruningOptions.Ranking(rawValue: text) else { throw .usage("--ranking '\(text)' is not per-parameter or importance") }
+            o.ranking = r
+        }
+        if let text = args.values["--normalize-importance"] {
+            guard let n = PruningOptions.Normalization(rawValue: text) else { throw .usage("--normalize-importance '\(text)' is not layer or none") }
+            o.normalizeImportance = n
+        }
+        o.roundFraction = try double(args, "--round-fraction", default: 0.1, range: 0.001...0.9)
+        o.retrainImages = try positiveInt(args, "--retrain-images", default: 10_000)
+        return o
+    }
+
+    static func run(_ argv: [String]) throws(CLIError) -> String {
+        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet"])
+        if args.has("--help") { return help }
+        guard args.positional.count == 2 else { throw .usage("expected IN.onnx OUT.onnx (see onnx-basisprune --help)") }
+        guard args.values["--data"] != nil else { throw .usage("--data SPEC is required (see onnx-basisprune prune --help)") }
+        let (inputPath, outputPath) = (args.positional[0], args.positional[1])
+        var options = try self.options(args)
+        let valFraction = try double(args, "--val-fraction", default: 0.1, range: 0.001...0.9)
+        let reporter = TerminalReporter(quiet: args.has("--quiet"))
+
+        let model: Model
+        do { model = try ONNXImporter.load(path: inputPath) } catch { throw .usage(error.description) }
+        let train = try DataOptions.preprocessor(args, model: model, modelPath: inputPath)
+        var trainIndices = Array(0..<train.images.count)
+        let validation: Preprocessor
+        var validationIndices: [Int]
+        if args.values["--val-data"] != nil {
+            validation = try DataOptions.preprocessor(args, model: model, modelPath: inputPath, specOption: "--val-data")
+            validationIndices = Array(0..<validation.images.count)
+        } else {
+            var random = SeededRandom(seed: options.seed, stream: 1 << 32)
+            trainIndices.seededShuffle(using: &random)
+            let held = max(1, Int(Double(trainIndices.count) * valFraction))
+            validation = train
+            validationIndices = Array(trainIndices.prefix(held)).sorted()
+            trainIndices = Array(trainIndices.dropFirst(held)).sorted()
+            reporter.warning("no --val-data: validating on \(held) images held out of --data; if the input model was fine-tuned on them, it will look better on them than on new data")
+        }
+        let test = try args.values["--test-data"].map { _ throws(CLIError) in
+            try DataOptions.preprocessor(args, model: model, modelPath: inputPath, specOption: "--test-data")
+        }
+        options.retrainImages = min(options.retrainImages, trainIndices.count)
+
+        do {
+            var clock = Date()
+            let original = try GraphSummary(model: model)
+            let (split, layers) = try Pipeline.split(model)
+            let splitSeconds = Date().timeIntervalSince(clock)
+            let executor = try Executor(model: split)
+            let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
+                                       validation: validation, validationIndices: validationIndices, options: options, reporter: reporter)
+            let result = try search.run()
+            clock = Date()
+            let pruned = try Pipeline.export(split, layers: layers, choices: result.state.choices)
+            try ONNXExporter.write(pruned, to: outputPath)
+            let exportSeconds = Date().timeIntervalSince(clock)
+            clock = Date()
+            let after = try GraphSummary(model: pruned)
+            let output = try Executor(model: pruned)
+            let outputValidation = try output.evaluate(validation, indices: validationIndices, batchSize: 256,
+                                                       reporter: PhaseReporter(base: reporter, phase: "validate output model")).accuracy
+            var testAccuracy: (Double, Double)?
+            if let test {
+                let all = Array(0..<test.images.count)
+                let a = try executor.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model")).accuracy
+                let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model")).accuracy
+                testAccuracy = (a, b)
+            }
+            let report = PruneReport(
+                input: inputPath, output: outputPath, layers: PruneReport.layers(result.state, original: original),
+                parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
+                macsBefore: original.layerMACs, macsAfter: after.layerMACs,
+                inputAccuracy: .init(validation: result.baselineValidationAccuracy, test: testAccuracy?.0),
+                outputAccuracy: .init(validation: outputValidation, test: testAccuracy?.1),
+                maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: result.withinBudget, history: result.history,
+                phases: [.init(name: "split", seconds: splitSeconds)] + result.phases.map { .init(name: $0.name, seconds: $0.seconds) }
+                    + [.init(name: "export", seconds: exportSeconds), .init(name: "evaluate output", seconds: Date().timeIntervalSince(clock))])
+            if let reportPath = args.values["--report"] {
+                do { try AtomicFile.write(Array(try encodeJSON(report).utf8), to: reportPath) } catch let error as FileIOError {
+                    throw CLIError(message: "\(reportPath): cannot write: \(error.reason)", code: .runtimeFailure)
+                }
+            }
+            return "pruned \(inputPath) -> \(outputPath)\n\n" + report.table()
+        } catch let error as CLIError {
+            throw error
+        } catch let error as PassError {
+            throw .usage("\(inputPath): \(error.description)")
+        } catch let error as EngineError {
+            throw CLIError(message: "\(inputPath): \(error.description)", code: .runtimeFailure)
+        } catch let error as ONNXError {
+            throw CLIError(message: error.description, code: .runtimeFailure)
+        } catch let error as ShapeError {
+            throw .usage("\(inputPath): \(error.description)")
+        } catch {
+            throw CLIError(message: "\(error)", code: .runtimeFailure)
+        }
+    }
+}

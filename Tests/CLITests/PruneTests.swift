@@ -1,0 +1,71 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The main job end to end on a subset of Fashion-MNIST, judged by onnxruntime and the onnx checker.
+@Suite(.serialized) struct PruneTests {
+    static let data = "idx:\(Fixtures.fashionMNIST)"
+
+    func ortAccuracy(_ model: String, range: (Int, Int)) throws -> Double {
+        let judged = try runJudge("ort_accuracy.py", [model, Fixtures.fashionMNIST, "t10k", "\(range.0)", "\(range.1)"]) as! [String: Any]
+        return judged["accuracy"] as! Double
+    }
+
+    /// The reduced CI version of the end-to-end run: the output, evaluated by
+    /// onnxruntime on test images no choice saw, is within the 1-point budget of the input
+    /// model and has fewer parameters.
+    @Test func reducedRunMeetsTheBudgetInONNXRuntime() throws {
+        let directory = Fixtures.temporaryDirectory("prune")
+        let out = directory + "/pruned.onnx", reportPath = directory + "/report.json"
+        let result = try run(Fixtures.executable, [
+            Fixtures.bundledModel, out, "--data", "\(Self.data),range=0:6000",
+            "--val-data", "\(Self.data),split=test,range=0:2000", "--test-data", "\(Self.data),split=test,range=5000:7000",
+            "--retrain-images", "2000", "--report", reportPath, "--quiet",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        print(result.stdout)
+        let checked = try runJudge("check_model.py", [out]) as! [String: String]
+        #expect(checked[out] == "ok")
+        let before = try ortAccuracy(Fixtures.bundledModel, range: (5000, 7000))
+        let after = try ortAccuracy(out, range: (5000, 7000))
+        print("onnxruntime on test images 5000-6999: input \(before), output \(after)")
+        #expect(after >= before - 0.01)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
+        #expect(report["schema"] as? String == "onnx-basisprune/prune")
+        let paramsBefore = try #require(report["parameters_before"] as? Int), paramsAfter = try #require(report["parameters_after"] as? Int)
+        #expect(paramsBefore == 3_362_810)
+        #expect(paramsAfter < paramsBefore)
+        print("parameters \(paramsBefore) -> \(paramsAfter): \(100 * (1 - Double(paramsAfter) / Double(paramsBefore))) % fewer")
+    }
+
+    /// Same inputs and seed give a byte-identical output file.
+    @Test func sameSeedWritesIdenticalBytes() throws {
+        let directory = Fixtures.temporaryDirectory("determinism")
+        var outputs: [Data] = []
+        for name in ["a.onnx", "b.onnx"] {
+            let result = try run(Fixtures.executable, [
+                Fixtures.bundledModel, directory + "/" + name, "--data", "\(Self.data),range=0:1000",
+                "--val-data", "\(Self.data),split=test,range=0:500", "--prune-ratio", "0.3", "--retrain-images", "500",
+                "--seed", "7", "--quiet",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+        }
+        #expect(outputs[0] == outputs[1])
+        #expect(outputs[0].count > 1000)
+    }
+
+    @Test(arguments: [
+        ([Fixtures.bundledModel, "/tmp/x.onnx"], "onnx-basisprune: --data SPEC is required (see onnx-basisprune prune --help)"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--optimizer", "rmsprop"],
+         "onnx-basisprune: --optimizer 'rmsprop' is not adam or sgd"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--prune-ratio", "2"],
+         "onnx-basisprune: --prune-ratio '2' is not a number in 0.0...0.999"),
+    ])
+    func usageErrors(arguments: [String], message: String) throws {
+        let result = try run(Fixtures.executable, arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr == message + "\n")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/x.onnx"))
+    }
+}
