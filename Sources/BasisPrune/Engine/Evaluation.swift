@@ -18,9 +18,11 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
 
 extension Executor {
     /// Runs the model over `indices` of `data` in batches of `batchSize` and scores its first
-    /// output as logits `[batch, classes]`.
+    /// output as logits `[batch, classes]`. `parameters` replace the initializers of the same
+    /// names (trained scaling factors).
     public func evaluate(
-        _ data: Preprocessor, indices: [Int], batchSize: Int, reporter: any Reporter = SilentReporter()
+        _ data: Preprocessor, indices: [Int], batchSize: Int, reporter: any Reporter = SilentReporter(),
+        parameters: [String: Value] = [:]
     ) throws(EngineError) -> EvaluationResult {
         guard let inputName = inputNames.first, let outputName = outputNames.first else {
             throw .graph("the model has no input or no output")
@@ -38,7 +40,7 @@ extension Executor {
             input.withMutableElements(as: Float.self) { inputs in
                 labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: batch, inputs: inputs.baseAddress!, labels: $0.baseAddress!) }
             }
-            guard let logits = try run([inputName: input])[outputName] else { throw .graph("output '\(outputName)' missing") }
+            guard let logits = try run([inputName: input], parameters: parameters)[outputName] else { throw .graph("output '\(outputName)' missing") }
             guard logits.dataType == .float, logits.shape.count == 2, logits.shape[0] == batch.count else {
                 throw .graph("output '\(outputName)' has shape \(logits.shape), not [batch, classes] of float")
             }

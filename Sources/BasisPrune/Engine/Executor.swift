@@ -11,8 +11,10 @@ public final class Executor: @unchecked Sendable {
     /// Graph inputs that are not initializers, in order.
     public let inputNames: [String]
     public let outputNames: [String]
-    private var plans: [[Int]: Plan] = [:]
-    private let lock = NSLock()
+    private var plans: [PlanKey: Plan] = [:]
+    /// Forward plans with their backward schedules, per input shapes and parameter names (Tape.swift).
+    var trainingPlans: [PlanKey: TrainingPlan] = [:]
+    let lock = NSLock()
 
     /// Compiles `model`. With `fuse`, BatchNormalization after a Conv or Gemm with constant
     /// weights is folded into it, and an activation whose input is read only by it and comes
@@ -63,13 +65,15 @@ public final class Executor: @unchecked Sendable {
     /// Runs the graph and, when `timings` is not nil, adds the seconds each op type took.
     public func run(_ inputs: [String: Value], timings: inout [String: Double]?) throws(EngineError) -> [String: Value] {
         let plan = try self.plan(for: inputs)
-        var slots = [Value?](repeating: nil, count: plan.slotCount)
-        for (slot, value) in plan.preset { slots[slot] = value }
-        for (name, slot) in plan.inputSlots {
-            guard let value = inputs[name] else { throw .graph("graph input '\(name)' was not given") }
-            slots[slot] = value
-        }
-        for step in plan.steps {
+        var slots = try plan.initialSlots(inputs, parameters: [:])
+        try forward(plan, &slots, timings: &timings)
+        return try plan.outputs(slots)
+    }
+
+    /// Runs the steps of `plan` over `slots`, releasing what each step's `release` lists (or,
+    /// with `release` given, what it lists per step).
+    func forward(_ plan: Plan, _ slots: inout [Value?], release: [[Int]]? = nil, timings: inout [String: Double]?) throws(EngineError) {
+        for (index, step) in plan.steps.enumerated() {
             let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
             let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try (step.op ?? operators[step.node]!).run(arguments)
@@ -77,14 +81,8 @@ public final class Executor: @unchecked Sendable {
                 timings![graph.nodes[step.node].opType, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             }
             for (slot, value) in zip(step.outputs, results) where slot >= 0 { slots[slot] = value }
-            for slot in step.release { slots[slot] = nil }
+            for slot in release?[index] ?? step.release { slots[slot] = nil }
         }
-        var outputs: [String: Value] = [:]
-        for (name, slot) in plan.outputSlots {
-            guard let value = slots[slot] else { throw .graph("graph output '\(name)' was not computed") }
-            outputs[name] = value
-        }
-        return outputs
     }
 
     static func fuseActivations(_ graph: Graph, _ operators: inout [(any Operator)?]) {
@@ -125,9 +123,50 @@ public final class Executor: @unchecked Sendable {
         var inputSlots: [(String, Int)]
         var outputSlots: [(String, Int)]
         var steps: [Step]
+        /// Slots of initializers, by name (parameters replace their values per call).
+        var constantSlots: [String: Int]
+        /// Element type of each slot, where static inference knows it.
+        var dataTypes: [DataType?]
+
+        /// Slots holding the constants, `parameters` in place of initializers of the same
+        /// names (same shape and type), and the graph inputs.
+        func initialSlots(_ inputs: [String: Value], parameters: [String: Value]) throws(EngineError) -> [Value?] {
+            var slots = [Value?](repeating: nil, count: slotCount)
+            for (slot, value) in preset { slots[slot] = value }
+            for (name, value) in parameters {
+                guard let slot = constantSlots[name], let old = slots[slot] else {
+                    throw .graph("parameter '\(name)' is not an initializer of the graph")
+                }
+                guard old.shape == value.shape, old.dataType == value.dataType else {
+                    throw .graph("parameter '\(name)' has shape \(value.shape) of \(value.dataType), the initializer \(old.shape) of \(old.dataType)")
+                }
+                slots[slot] = value
+            }
+            for (name, slot) in inputSlots {
+                guard let value = inputs[name] else { throw .graph("graph input '\(name)' was not given") }
+                slots[slot] = value
+            }
+            return slots
+        }
+
+        /// The graph outputs in `slots` by name.
+        func outputs(_ slots: [Value?]) throws(EngineError) -> [String: Value] {
+            var outputs: [String: Value] = [:]
+            for (name, slot) in outputSlots {
+                guard let value = slots[slot] else { throw .graph("graph output '\(name)' was not computed") }
+                outputs[name] = value
+            }
+            return outputs
+        }
     }
 
-    func plan(for inputs: [String: Value]) throws(EngineError) -> Plan {
+    /// Plans are made per input types and shapes and per set of parameter names.
+    struct PlanKey: Hashable {
+        var shapes: [Int]
+        var parameters: [String]
+    }
+
+    func planKey(for inputs: [String: Value], parameters: Set<String>) throws(EngineError) -> PlanKey {
         var key: [Int] = []
         for name in inputNames {
             guard let value = inputs[name] else { throw .graph("graph input '\(name)' was not given") }
@@ -135,15 +174,21 @@ public final class Executor: @unchecked Sendable {
             key.append(value.shape.count)
             key.append(contentsOf: value.shape)
         }
+        return PlanKey(shapes: key, parameters: parameters.sorted())
+    }
+
+    /// The plan for these inputs; nothing that reads one of `parameters` is folded.
+    func plan(for inputs: [String: Value], parameters: Set<String> = []) throws(EngineError) -> Plan {
+        let key = try planKey(for: inputs, parameters: parameters)
         lock.lock()
         defer { lock.unlock() }
         if let plan = plans[key] { return plan }
-        let plan = try makePlan(inputShapes: inputs.mapValues(\.shape))
+        let plan = try makePlan(inputShapes: inputs.mapValues(\.shape), parameters: parameters)
         plans[key] = plan
         return plan
     }
 
-    func makePlan(inputShapes: [String: [Int]]) throws(EngineError) -> Plan {
+    func makePlan(inputShapes: [String: [Int]], parameters: Set<String> = []) throws(EngineError) -> Plan {
         let facts: [String: ValueFacts]
         do { facts = try ShapeInference(graph: graph, opset: opset, inputShapes: inputShapes).facts } catch {
             throw EngineError(node: error.node, opType: error.opType, reason: error.reason)
@@ -158,10 +203,14 @@ public final class Executor: @unchecked Sendable {
         for (name, value) in constants { preset.append((slot(name), value)) }
         let inputSlots = inputNames.map { ($0, slot($0)) }
         var steps: [Step] = []
+        // Values computed from a parameter change from call to call: never folded.
+        var variable = parameters
         for (index, node) in graph.nodes.enumerated() where node.opType != "Constant" {
+            let isVariable = node.inputs.contains(where: variable.contains)
+            if isVariable { variable.formUnion(node.outputs) }
             // A node whose outputs static inference computed is folded into constants.
             let folded = node.outputs.filter { !$0.isEmpty }.compactMap { name in facts[name].flatMap { Self.materialize($0) }.map { (name, $0) } }
-            if !folded.isEmpty, folded.count == node.outputs.filter({ !$0.isEmpty }).count {
+            if !isVariable, !folded.isEmpty, folded.count == node.outputs.filter({ !$0.isEmpty }).count {
                 for (name, value) in folded { preset.append((slot(name), value)) }
                 continue
             }
@@ -181,7 +230,11 @@ public final class Executor: @unchecked Sendable {
             guard let s = slotOf[output.name] else { throw .graph("graph output '\(output.name)' is computed by no node") }
             return (output.name, s)
         }
-        return Plan(slotCount: slotOf.count, preset: preset, inputSlots: inputSlots, outputSlots: outputSlots, steps: steps)
+        var dataTypes = [DataType?](repeating: nil, count: slotOf.count)
+        for (name, s) in slotOf { dataTypes[s] = facts[name]?.dataType ?? constants[name]?.dataType }
+        let constantSlots = Dictionary(uniqueKeysWithValues: graph.initializers.compactMap { t in t.name.flatMap { n in slotOf[n].map { (n, $0) } } })
+        return Plan(slotCount: slotOf.count, preset: preset, inputSlots: inputSlots, outputSlots: outputSlots, steps: steps,
+                    constantSlots: constantSlots, dataTypes: dataTypes)
     }
 
     /// Removes each zero-valued constant Pad of spatial axes whose only reader is a Conv with

@@ -30,6 +30,35 @@ struct PadOp: Operator {
         let x = try node.required(inputs, 0)
         let size = try node.elementSize(of: x)
         let rank = x.shape.count
+        let (begin, shape, fill) = try layout(inputs, x)
+        guard let count = ValueFacts.count(shape) else { throw EngineError(node, "padded shape \(shape) is too large") }
+        // Per axis: the input index each output index reads, or -1 for the constant.
+        let sources = (0..<rank).map { axis in
+            (0..<shape[axis]).map { Self.source($0 - begin[axis], size: x.shape[axis], mode: mode) }
+        }
+        let y = Value(uninitialized: x.dataType, shape: shape)
+        if count == 0 { return [y] }
+        let zero = [UInt8](repeating: 0, count: size)
+        func copy(_ constant: UnsafeRawBufferPointer) {
+            x.storage.withUnsafeBytes { source in
+                y.storage.withUnsafeMutableBytes { destination in
+                    switch size {
+                    case 1: pad(UInt8.self, source, destination, x.shape, shape, sources, constant)
+                    case 2: pad(UInt16.self, source, destination, x.shape, shape, sources, constant)
+                    case 4: pad(UInt32.self, source, destination, x.shape, shape, sources, constant)
+                    case 8: pad(UInt64.self, source, destination, x.shape, shape, sources, constant)
+                    default: pad(SIMD2<UInt64>.self, source, destination, x.shape, shape, sources, constant)
+                    }
+                }
+            }
+        }
+        if let fill { fill.storage.withUnsafeBytes { copy($0) } } else { zero.withUnsafeBytes { copy($0) } }
+        return [y]
+    }
+
+    /// Padding before each axis, the output shape and the constant (nil for zero).
+    func layout(_ inputs: [Value?], _ x: Value) throws(EngineError) -> (begin: [Int], shape: [Int], fill: Value?) {
+        let rank = x.shape.count
         let pads: [Int], axes: [Int], fill: Value?
         if let attributes {
             pads = attributes.pads
@@ -62,29 +91,7 @@ struct PadOp: Operator {
                 throw EngineError(node, "\(mode.rawValue) padding of an empty axis \(axis)")
             }
         }
-        guard let count = ValueFacts.count(shape) else { throw EngineError(node, "padded shape \(shape) is too large") }
-        // Per axis: the input index each output index reads, or -1 for the constant.
-        let sources = (0..<rank).map { axis in
-            (0..<shape[axis]).map { Self.source($0 - begin[axis], size: x.shape[axis], mode: mode) }
-        }
-        let y = Value(uninitialized: x.dataType, shape: shape)
-        if count == 0 { return [y] }
-        let zero = [UInt8](repeating: 0, count: size)
-        func copy(_ constant: UnsafeRawBufferPointer) {
-            x.storage.withUnsafeBytes { source in
-                y.storage.withUnsafeMutableBytes { destination in
-                    switch size {
-                    case 1: pad(UInt8.self, source, destination, x.shape, shape, sources, constant)
-                    case 2: pad(UInt16.self, source, destination, x.shape, shape, sources, constant)
-                    case 4: pad(UInt32.self, source, destination, x.shape, shape, sources, constant)
-                    case 8: pad(UInt64.self, source, destination, x.shape, shape, sources, constant)
-                    default: pad(SIMD2<UInt64>.self, source, destination, x.shape, shape, sources, constant)
-                    }
-                }
-            }
-        }
-        if let fill { fill.storage.withUnsafeBytes { copy($0) } } else { zero.withUnsafeBytes { copy($0) } }
-        return [y]
+        return (begin, shape, fill)
     }
 
     /// The input index output position `i - begin` reads along an axis of `size`, or -1.

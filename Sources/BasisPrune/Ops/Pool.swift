@@ -26,6 +26,21 @@ struct PoolOp: Operator {
     func run(_ inputs: [Value?]) throws(EngineError) -> [Value] {
         let x = try node.required(inputs, 0)
         try x.requireFloat(node)
+        let g = try geometry(x)
+        let y = Value(uninitialized: .float, shape: x.shape.count == 3 ? [g.n, g.c, g.outW] : [g.n, g.c, g.outH, g.outW])
+        x.withElements(as: Float.self) { xp in
+            y.withMutableElements(as: Float.self) { yp in
+                switch kind {
+                case .max: Pooling.maxPool(g, input: xp.baseAddress!, output: yp.baseAddress!)
+                case .average: Pooling.averagePool(g, countIncludePad: countIncludePad, input: xp.baseAddress!, output: yp.baseAddress!)
+                }
+            }
+        }
+        return [y]
+    }
+
+    /// The pool geometry for input `x`.
+    func geometry(_ x: Value) throws(EngineError) -> PoolGeometry {
         let (n, c, h, w) = try x.planes(node)
         let spatial = Array(x.shape.dropFirst(2))
         let r = try window.resolve(node, spatial: spatial, kernel: [])
@@ -37,16 +52,7 @@ struct PoolOp: Operator {
             g.ceilMode = false
         }
         guard g.isValid, g.outH > 0, g.outW > 0 else { throw EngineError(node, "pool window does not fit input \(x.shape)") }
-        let y = Value(uninitialized: .float, shape: x.shape.count == 3 ? [n, c, g.outW] : [n, c, g.outH, g.outW])
-        x.withElements(as: Float.self) { xp in
-            y.withMutableElements(as: Float.self) { yp in
-                switch kind {
-                case .max: Pooling.maxPool(g, input: xp.baseAddress!, output: yp.baseAddress!)
-                case .average: Pooling.averagePool(g, countIncludePad: countIncludePad, input: xp.baseAddress!, output: yp.baseAddress!)
-                }
-            }
-        }
-        return [y]
+        return g
     }
 }
 

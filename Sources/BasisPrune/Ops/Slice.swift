@@ -21,6 +21,20 @@ struct SliceOp: Operator {
     func run(_ inputs: [Value?]) throws(EngineError) -> [Value] {
         let x = try node.required(inputs, 0)
         let size = try node.elementSize(of: x)
+        let (base, strides, shape) = try view(inputs, x)
+        let y = Value(uninitialized: x.dataType, shape: shape)
+        x.storage.withUnsafeBytes { source in
+            y.storage.withUnsafeMutableBytes { destination in
+                guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+                stridedCopy(from: s, base: base, strides: strides, shape: shape, to: d, elementSize: size)
+            }
+        }
+        return [y]
+    }
+
+    /// Where the output's elements lie in the input: offset of the first, per-axis strides
+    /// (in elements) and the output shape.
+    func view(_ inputs: [Value?], _ x: Value) throws(EngineError) -> (base: Int, strides: [Int], shape: [Int]) {
         let rank = x.shape.count
         let starts: [Int], ends: [Int], givenAxes: [Int]?, steps: [Int]?
         if let attributes {
@@ -48,14 +62,7 @@ struct SliceOp: Operator {
             strides[axis] = range.count > 1 ? inputStrides[axis] * step : inputStrides[axis]
             if range.count > 0 { base += range.start * inputStrides[axis] }
         }
-        let y = Value(uninitialized: x.dataType, shape: shape)
-        x.storage.withUnsafeBytes { source in
-            y.storage.withUnsafeMutableBytes { destination in
-                guard let s = source.baseAddress, let d = destination.baseAddress else { return }
-                stridedCopy(from: s, base: base, strides: strides, shape: shape, to: d, elementSize: size)
-            }
-        }
-        return [y]
+        return (base, strides, shape)
     }
 
     /// First index and element count along one axis of `size` (the spec's clamping).
