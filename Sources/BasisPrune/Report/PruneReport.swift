@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the main command reports, per layer and in total (the `--report` JSON and the table).
 public struct PruneReport: Sendable, Codable {
     public struct Layer: Sendable, Codable, Equatable {
@@ -21,11 +23,21 @@ public struct PruneReport: Sendable, Codable {
     public struct Accuracy: Sendable, Codable, Equatable {
         public var validation: Double?
         public var test: Double?
+
+        public init(validation: Double?, test: Double?) {
+            self.validation = validation
+            self.test = test
+        }
     }
 
     public struct Phase: Sendable, Codable, Equatable {
         public var name: String
         public var seconds: Double
+
+        public init(name: String, seconds: Double) {
+            self.name = name
+            self.seconds = seconds
+        }
     }
 
     public var schema = "onnx-basisprune/prune"
@@ -50,6 +62,26 @@ public struct PruneReport: Sendable, Codable {
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
         case outputAccuracy = "output_accuracy", maxAccuracyDrop = "max_accuracy_drop", withinBudget = "within_budget"
+    }
+
+    public init(
+        input: String, output: String, layers: [Layer], parametersBefore: Int, parametersAfter: Int, macsBefore: Int?,
+        macsAfter: Int?, inputAccuracy: Accuracy, outputAccuracy: Accuracy, maxAccuracyDrop: Double, withinBudget: Bool,
+        history: [PruningRound], phases: [Phase]
+    ) {
+        self.input = input
+        self.output = output
+        self.layers = layers
+        self.parametersBefore = parametersBefore
+        self.parametersAfter = parametersAfter
+        self.macsBefore = macsBefore
+        self.macsAfter = macsAfter
+        self.inputAccuracy = inputAccuracy
+        self.outputAccuracy = outputAccuracy
+        self.maxAccuracyDrop = maxAccuracyDrop
+        self.withinBudget = withinBudget
+        self.history = history
+        self.phases = phases
     }
 
     /// Per-layer rows from the split layers and the input model's per-layer MACs.

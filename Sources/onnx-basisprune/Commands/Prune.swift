@@ -157,15 +157,18 @@ enum PruneCommand {
                 let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model")).accuracy
                 testAccuracy = (a, b)
             }
+            var phases = [PruneReport.Phase(name: "split", seconds: splitSeconds)]
+            phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+            phases += [PruneReport.Phase(name: "export", seconds: exportSeconds),
+                       PruneReport.Phase(name: "evaluate output", seconds: Date().timeIntervalSince(clock))]
             let report = PruneReport(
                 input: inputPath, output: outputPath, layers: PruneReport.layers(result.state, original: original),
                 parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
                 macsBefore: original.layerMACs, macsAfter: after.layerMACs,
-                inputAccuracy: .init(validation: result.baselineValidationAccuracy, test: testAccuracy?.0),
-                outputAccuracy: .init(validation: outputValidation, test: testAccuracy?.1),
+                inputAccuracy: PruneReport.Accuracy(validation: result.baselineValidationAccuracy, test: testAccuracy?.0),
+                outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
                 maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: result.withinBudget, history: result.history,
-                phases: [.init(name: "split", seconds: splitSeconds)] + result.phases.map { .init(name: $0.name, seconds: $0.seconds) }
-                    + [.init(name: "export", seconds: exportSeconds), .init(name: "evaluate output", seconds: Date().timeIntervalSince(clock))])
+                phases: phases)
             if let reportPath = args.values["--report"] {
                 do { try AtomicFile.write(Array(try encodeJSON(report).utf8), to: reportPath) } catch let error as FileIOError {
                     throw CLIError(message: "\(reportPath): cannot write: \(error.reason)", code: .runtimeFailure)
