@@ -41,6 +41,27 @@ if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "profile" {
     exit(0)
 }
 
+// MARK: - training step (bench train [batch])
+/// Forward + backward of the split fmnist model w.r.t. every scaling factor, images per second.
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
+    let batch = CommandLine.arguments.count >= 3 ? Int(CommandLine.arguments[2]) ?? 128 : 128
+    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../shared/models/fmnist-lite0-32.onnx").standardizedFileURL.path
+    var model = try ONNXImporter.load(path: shared)
+    let (split, layers) = try BasisSplit.run(FoldBatchNorm.run(model.graph))
+    model.graph = split
+    let executor = try Executor(model: model)
+    let factors = split.initializersByName
+    var parameters: [String: Value] = [:]
+    for layer in layers { parameters[layer.factors] = Value(factors[layer.factors]!) }
+    let input = Value(shape: [batch, 3, 32, 32], floats: (0..<(batch * 3 * 32 * 32)).map { Float($0 % 255) / 128 - 1 })
+    let labels = (0..<batch).map { Int32($0 % 10) }
+    let forward = bestTime(reps: 5) { _ = try! executor.run(["input": input], parameters: parameters) }
+    let step = bestTime(reps: 5) { _ = try! executor.lossAndGradients(input: input, labels: labels, parameters: parameters) }
+    print(String(format: "split fmnist, %d scaling-factor tensors, batch %d: forward %.1f ms (%.0f img/s), forward+backward %.1f ms (%.0f img/s)",
+                 layers.count, batch, forward * 1e3, Double(batch) / forward, step * 1e3, Double(batch) / step))
+    exit(0)
+}
+
 // MARK: - engine against onnxruntime (bench engine [seconds])
 /// Images per second of the engine on a random batch: best of timed runs for `seconds`.
 func engineThroughput(_ executor: Executor, size: Int, batch: Int, seconds: Double) throws -> Double {
