@@ -203,10 +203,11 @@ public final class Executor: @unchecked Sendable {
         for (name, value) in constants { preset.append((slot(name), value)) }
         let inputSlots = inputNames.map { ($0, slot($0)) }
         var steps: [Step] = []
-        // Values computed from a parameter change from call to call: never folded.
+        // Values computed from a parameter change from call to call: never folded. Shape and
+        // Size read only the shape of their input, which parameters do not change.
         var variable = parameters
         for (index, node) in graph.nodes.enumerated() where node.opType != "Constant" {
-            let isVariable = node.inputs.contains(where: variable.contains)
+            let isVariable = !["Shape", "Size"].contains(node.opType) && node.inputs.contains(where: variable.contains)
             if isVariable { variable.formUnion(node.outputs) }
             // A node whose outputs static inference computed is folded into constants.
             let folded = node.outputs.filter { !$0.isEmpty }.compactMap { name in facts[name].flatMap { Self.materialize($0) }.map { (name, $0) } }

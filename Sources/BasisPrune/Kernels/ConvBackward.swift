@@ -27,6 +27,10 @@ public enum ConvBackward {
             Depthwise.backward(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
             return
         }
+        if g.isPointwise && g.groups == 1 && g.n > 1 && g.h * g.w <= ConvForward.batchedPlaneLimit {
+            batchedPointwise(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+            return
+        }
         let cinG = g.cin / g.groups, coutG = g.cout / g.groups
         let plane = g.h * g.w, outPlane = g.outH * g.outW
         let k = cinG * g.kh * g.kw
@@ -47,6 +51,37 @@ public enum ConvBackward {
                         dx.update(repeating: 0, count: cinG * plane)
                         Im2Col.unpackAdd(g, channels: cinG, col: col, gradInput: dx)
                     }
+                }
+            }
+        }
+    }
+
+    /// The input gradient of a 1x1 conv over all images at once (see ConvForward.batchedPointwise):
+    /// plane 1 is `dX[N, Cin] = dY[N, Cout] W`; larger planes gather dY to `[Cout, N*P]`.
+    static func batchedPointwise(
+        _ g: ConvGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>
+    ) {
+        let plane = g.h * g.w, columns = g.n * plane
+        if plane == 1 {
+            GEMM.multiply(
+                transA: false, transB: false, m: g.n, n: g.cin, k: g.cout,
+                alpha: 1, a: gradOutput, lda: g.cout, b: weight, ldb: g.cin, beta: 0, c: gradInput, ldc: g.cin)
+            return
+        }
+        withScratch((g.cin + g.cout) * columns, given: nil) { scratch in
+            let packed = scratch, product = scratch + g.cout * columns
+            for i in 0..<g.n {
+                for c in 0..<g.cout {
+                    (packed + c * columns + i * plane).update(from: gradOutput + (i * g.cout + c) * plane, count: plane)
+                }
+            }
+            // product[Cin, N*P] = W^T[Cin, Cout] * dY[Cout, N*P]
+            GEMM.multiply(
+                transA: true, transB: false, m: g.cin, n: columns, k: g.cout,
+                alpha: 1, a: weight, lda: g.cin, b: packed, ldb: columns, beta: 0, c: product, ldc: columns)
+            for i in 0..<g.n {
+                for c in 0..<g.cin {
+                    (gradInput + (i * g.cin + c) * plane).update(from: product + c * columns + i * plane, count: plane)
                 }
             }
         }

@@ -105,6 +105,30 @@ enum Depthwise {
         }
     }
 
+    /// The input gradient of one tiny plane: each output's gradient scattered to the taps
+    /// inside the input.
+    @inline(__always)
+    private static func smallPlaneBackward(
+        _ g: ConvGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>
+    ) {
+        dx.update(repeating: 0, count: g.h * g.w)
+        for oy in 0..<g.outH {
+            for ox in 0..<g.outW {
+                let d = dy[oy * g.outW + ox]
+                let top = oy * g.strideH - g.padTop, left = ox * g.strideW - g.padLeft
+                for i in 0..<g.kh {
+                    let iy = top + i * g.dilationH
+                    if iy < 0 || iy >= g.h { continue }
+                    for j in 0..<g.kw {
+                        let ix = left + j * g.dilationW
+                        if ix < 0 || ix >= g.w { continue }
+                        dx[iy * g.w + ix] += d * w[i * g.kw + j]
+                    }
+                }
+            }
+        }
+    }
+
     /// Copies one plane into the interior of the padded, phase-split buffer (`toBuffer`), or
     /// the interior back out into the plane.
     @inline(__always)
@@ -171,6 +195,12 @@ enum Depthwise {
     ) {
         let plane = g.h * g.w, outPlane = g.outH * g.outW, taps = g.kh * g.kw
         let workers = g.macs >= parallelThreshold ? Parallel.workerCount : 1
+        if g.outW < 8 && outPlane <= smallPlaneLimit {
+            Parallel.forEachChunk(count: g.n * g.cin, workers: workers) { _, planes in
+                for p in planes { smallPlaneBackward(g, dy + p * outPlane, weight + (p % g.cin) * taps, dx + p * plane) }
+            }
+            return
+        }
         let layout = PaddedPlane(g)
         Parallel.forEachChunk(count: g.n * g.cin, workers: workers) { _, planes in
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: layout.count)
@@ -182,6 +212,10 @@ enum Depthwise {
                     backwardPlane(g, layout, kh: 3, kw: 3, sw: 1, d, w, buffer)
                 } else if g.kh == 3 && g.kw == 3 && g.strideW == 2 {
                     backwardPlane(g, layout, kh: 3, kw: 3, sw: 2, d, w, buffer)
+                } else if g.kh == 5 && g.kw == 5 && g.strideW == 1 {
+                    backwardPlane(g, layout, kh: 5, kw: 5, sw: 1, d, w, buffer)
+                } else if g.kh == 5 && g.kw == 5 && g.strideW == 2 {
+                    backwardPlane(g, layout, kh: 5, kw: 5, sw: 2, d, w, buffer)
                 } else {
                     backwardPlane(g, layout, kh: g.kh, kw: g.kw, sw: g.strideW, d, w, buffer)
                 }
