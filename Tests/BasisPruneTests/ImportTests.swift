@@ -119,7 +119,7 @@ import Testing
     }
 
     @Test func randomBytes() throws {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let path = write((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
         let message = try #require(loadError(path))
         #expect(message.hasPrefix("\(path): "))
@@ -172,7 +172,7 @@ import Testing
     /// error or a valid import (which must then export), never a crash or a hang.
     @Test func mutationsEndInErrorOrValidImport() throws {
         let original = try Array(Data(contentsOf: URL(fileURLWithPath: Fixtures.imagenetModel)))
-        var generator = SplitMix(seed: 2026)
+        var generator = SplitMix64(seed: 2026)
         var errors = 0, valid = 0
         let start = Date()
         for trial in 0..<1000 {
@@ -196,18 +196,5 @@ import Testing
         print("mutations: \(errors) clean errors, \(valid) valid imports, \(Int(Date().timeIntervalSince(start))) s")
         #expect(errors + valid == 1000)
         #expect(errors > 400)
-    }
-}
-
-/// A seeded generator for reproducible test data (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -70,11 +70,7 @@ public enum ConvBackward {
         }
         withScratch((g.cin + g.cout) * columns, given: nil) { scratch in
             let packed = scratch, product = scratch + g.cout * columns
-            for i in 0..<g.n {
-                for c in 0..<g.cout {
-                    (packed + c * columns + i * plane).update(from: gradOutput + (i * g.cout + c) * plane, count: plane)
-                }
-            }
+            ConvForward.gatherPlanes(gradOutput, into: packed, n: g.n, channels: g.cout, plane: plane)
             // product[Cin, N*P] = W^T[Cin, Cout] * dY[Cout, N*P]
             GEMM.multiply(
                 transA: true, transB: false, m: g.cin, n: columns, k: g.cout,

@@ -110,11 +110,7 @@ public enum ConvForward {
         }
         withScratch((g.cin + g.cout) * columns, given: nil) { scratch in
             let packed = scratch, product = scratch + g.cin * columns
-            for i in 0..<g.n {
-                for c in 0..<g.cin {
-                    (packed + c * columns + i * plane).update(from: input + (i * g.cin + c) * plane, count: plane)
-                }
-            }
+            gatherPlanes(input, into: packed, n: g.n, channels: g.cin, plane: plane)
             GEMM.multiply(
                 transA: false, transB: false, m: g.cout, n: columns, k: g.cin,
                 alpha: 1, a: weight, lda: g.cin, b: packed, ldb: columns, beta: 0, c: product, ldc: columns)
@@ -123,6 +119,17 @@ public enum ConvForward {
                     let y = output + (i * g.cout + co) * plane
                     activation.apply(product + co * columns + i * plane, y, count: plane, bias: bias?[co] ?? 0)
                 }
+            }
+        }
+    }
+
+    /// `packed[c, i * plane + p] = x[i, c, p]`: NCHW planes gathered channel-major, so that one
+    /// GEMM covers the whole batch.
+    static func gatherPlanes(_ x: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, channels: Int, plane: Int) {
+        let columns = n * plane
+        for i in 0..<n {
+            for c in 0..<channels {
+                (packed + c * columns + i * plane).update(from: x + (i * channels + c) * plane, count: plane)
             }
         }
     }

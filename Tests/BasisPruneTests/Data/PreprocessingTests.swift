@@ -1,40 +1,20 @@
 import BasisPrune
 import Foundation
+import TestSupport
 import Testing
 
 extension DataTests {
     @Suite struct PreprocessingReference {
-        /// The reference: numpy only (torch is not installed), PyTorch's bilinear formula for
-        /// `interpolate(mode="bilinear", align_corners=False)` written out in float32, read from the
-        /// gzipped IDX file by Python itself. Arguments: images file, out height, out width, indices.
-        /// Writes float32 NCHW bytes (grey replicated to 3 channels, (p - 127) / 128) to stdout.
-        static let script = #"""
-            import gzip, sys
-            import numpy as np
-            path, out_h, out_w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-            indices = [int(i) for i in sys.argv[4:]]
-            raw = gzip.open(path).read()
-            count, rows, cols = (int.from_bytes(raw[4 * k:4 * k + 4], "big") for k in (1, 2, 3))
-            images = np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)[indices].astype(np.float32)
+        /// The reference: Tests/TestSupport/python/fmnist_reference.py (numpy only; torch is not
+        /// installed), PyTorch's bilinear formula written out in float32, reading the gzipped IDX
+        /// file itself. Writes float32 NCHW bytes to stdout.
+        static let script = """
+            import runpy, sys
+            sys.argv = sys.argv[1:]
+            runpy.run_path(sys.argv[0], run_name="__main__")
+            """
 
-            def axis(size_in, size_out):
-                f = np.float32
-                scale = f(size_in) / f(size_out)
-                real = np.maximum(scale * (np.arange(size_out, dtype=f) + f(0.5)) - f(0.5), f(0))
-                i0 = np.minimum(np.floor(real).astype(np.int64), size_in - 1)
-                i1 = np.where(i0 < size_in - 1, i0 + 1, i0)
-                l1 = np.clip(real - i0.astype(f), f(0), f(1)).astype(f)
-                return i0, i1, (f(1) - l1).astype(f), l1
-
-            y0, y1, h0, h1 = axis(rows, out_h)
-            x0, x1, w0, w1 = axis(cols, out_w)
-            top = w0 * images[:, y0][:, :, x0] + w1 * images[:, y0][:, :, x1]
-            bottom = w0 * images[:, y1][:, :, x0] + w1 * images[:, y1][:, :, x1]
-            resized = h0[:, None] * top + h1[:, None] * bottom
-            normalised = (resized - np.float32(127)) / np.float32(128)
-            batch = np.repeat(normalised[:, None], 3, axis=1).astype(np.float32)
-            sys.stdout.buffer.write(batch.tobytes())
-            """#
+        static let reference = Fixtures.repositoryRoot + "/Tests/TestSupport/python/fmnist_reference.py"
 
         @Test(arguments: [(32, 32), (20, 45), (28, 28)])
         func matchesNumpyReference(height: Int, width: Int) throws {
@@ -47,7 +27,7 @@ extension DataTests {
 
             let output = try runPython(
                 Self.script,
-                [DataTests.fashionMNIST + "/t10k-images-idx3-ubyte.gz", "\(height)", "\(width)", "0", "1", "2", "3"])
+                [Self.reference, DataTests.fashionMNIST + "/t10k-images-idx3-ubyte.gz", "\(height)", "\(width)", "0", "1", "2", "3"])
             let reference = output.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             try #require(reference.count == inputs.count)
             let worst = zip(inputs, reference).map { abs($0 - $1) }.max()!

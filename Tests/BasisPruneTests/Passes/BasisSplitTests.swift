@@ -42,7 +42,7 @@ import Testing
     @Test func prunedExportMatchesZeroedFactors() throws {
         let original = try ONNXImporter.load(path: Fixtures.fmnistModel)
         var (split, layers) = try Pipeline.split(original)
-        var generator = SplitMix(seed: 11)
+        var generator = SplitMix64(seed: 11)
         var choices: [String: BasisExport.Choice] = [:]
         var factors: [String: [Float]] = [:]
         for (index, layer) in layers.enumerated() {
