@@ -62,8 +62,7 @@ public struct PruningResult: Sendable {
 
 /// Trains the scaling factors, ranks bases by Taylor importance, and removes as many as the
 /// accuracy budget allows, in rounds (remove a fraction of the remaining, retrain on part of
-/// the training data, re-rank); a failed round is retried with half the fraction, and each
-/// accepted round doubles it again up to `roundFraction`.
+/// the training data, re-rank); a failed round is retried with half the fraction.
 public struct PruningSearch: Sendable {
     public let executor: Executor
     public let layers: [SplitLayer]
@@ -150,8 +149,6 @@ public struct PruningSearch: Sendable {
                 accepted = candidate
                 acceptedAccuracy = candidateAccuracy
                 importance = candidateImportance
-                // A failed round may have been bad luck of its retraining subset: grow back.
-                fraction = min(options.roundFraction, fraction * 2)
             } else {
                 fraction /= 2
             }
