@@ -1,4 +1,5 @@
 import BasisPrune
+import TestSupport
 import Testing
 
 extension KernelTests {
