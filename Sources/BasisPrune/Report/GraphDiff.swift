@@ -95,16 +95,18 @@ public struct GraphDiff: Sendable, Codable {
         let indexB = Dictionary(b.layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         let indexA = Dictionary(a.layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         var consumedA = Set<Int>()
+        // A single layer found under the name its split parts were derived from.
+        let singleB = Dictionary(b.layers.enumerated().flatMap { j, l in Self.splitBases(l).map { ($0, j) } }, uniquingKeysWith: { first, _ in first })
         for (i, layer) in a.layers.enumerated() where !consumedA.contains(i) {
             if let j = indexB[layer.name], !usedB.contains(j) {
                 usedB.insert(j)
                 entries.append((i, Self.compare(layer, b.layers[j])))
-            } else if let basis = indexB[layer.name + "/basis"], let scaling = indexB[layer.name + "/scaling"],
-                      !usedB.contains(basis), !usedB.contains(scaling) {
+            } else if let base = Self.splitBases(layer).first(where: { indexB[$0 + "/basis"] != nil && indexB[$0 + "/scaling"] != nil }),
+                      let basis = indexB[base + "/basis"], let scaling = indexB[base + "/scaling"], !usedB.contains(basis), !usedB.contains(scaling) {
                 usedB.formUnion([basis, scaling])
                 entries.append((i, Self.split(layer, basis: b.layers[basis], scaling: b.layers[scaling], kind: .split)))
-            } else if layer.name.hasSuffix("/basis"), let j = indexB[String(layer.name.dropLast("/basis".count))], !usedB.contains(j),
-                      let scaling = indexA[String(layer.name.dropLast("/basis".count)) + "/scaling"], !consumedA.contains(scaling) {
+            } else if layer.name.hasSuffix("/basis"), case let base = String(layer.name.dropLast("/basis".count)),
+                      let j = singleB[base], !usedB.contains(j), let scaling = indexA[base + "/scaling"], !consumedA.contains(scaling) {
                 usedB.insert(j)
                 consumedA.insert(scaling)
                 entries.append((i, Self.split(b.layers[j], basis: layer, scaling: a.layers[scaling], kind: .merged)))
@@ -133,6 +135,13 @@ public struct GraphDiff: Sendable, Codable {
         }
         changes = entries.compactMap(\.change)
         unchanged = entries.count - changes.count
+    }
+
+    /// The names `BasisSplit` derives a layer's parts from: the node name, or for an unnamed
+    /// node (shown as `Op(output)`) its first output.
+    static func splitBases(_ layer: LayerSummary) -> [String] {
+        guard layer.name.hasPrefix(layer.op + "("), layer.name.hasSuffix(")") else { return [layer.name] }
+        return [layer.name, String(layer.name.dropFirst(layer.op.count + 1).dropLast())]
     }
 
     /// A one-to-one match: nil when nothing that the diff shows differs.
