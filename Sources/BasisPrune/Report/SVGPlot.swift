@@ -81,7 +81,7 @@ public struct SVGPlot: Sendable {
         out += "<circle cx=\"\(n(x + 6))\" cy=\"\(n(ly - 4))\" r=\"4.5\" fill=\"\(Self.accent)\"/>"
         out += "<text x=\"\(n(x + 16))\" y=\"\(n(ly))\">accepted candidate</text>\n"
         out += "<circle cx=\"\(n(x + 166))\" cy=\"\(n(ly - 4))\" r=\"4.5\" fill=\"#ffffff\" stroke=\"\(Self.rejected)\" stroke-width=\"2\"/>"
-        out += "<text x=\"\(n(x + 156))\" y=\"\(n(ly))\">rejected candidate</text>\n"
+        out += "<text x=\"\(n(x + 176))\" y=\"\(n(ly))\">rejected candidate</text>\n"
         out += "<line x1=\"\(n(x))\" y1=\"\(n(ly + 16))\" x2=\"\(n(x + 24))\" y2=\"\(n(ly + 16))\" stroke=\"\(Self.floorColour)\" stroke-width=\"2\" stroke-dasharray=\"8 4\"/>"
         out += "<text x=\"\(n(x + 30))\" y=\"\(n(ly + 20))\">budget floor (input − \(n(report.maxAccuracyDrop, 2)) points)</text>\n"
         out += "<line x1=\"\(n(x + 250))\" y1=\"\(n(ly + 16))\" x2=\"\(n(x + 274))\" y2=\"\(n(ly + 16))\" stroke=\"#555555\" stroke-dasharray=\"2 3\"/>"
