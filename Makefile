@@ -10,8 +10,8 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := libprotobuf-c-dev protobuf-c-compiler libopenblas-dev liblapacke-dev \
-	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev zlib1g-dev pkg-config
-PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy
+	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev zlib1g-dev pkg-config librsvg2-bin
+PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy jsonschema
 BIN := .build/release/onnx-basisprune
 DEMO_MODEL := fixtures/fmnist-lite0-32.onnx
 
@@ -23,7 +23,7 @@ deps:
 		echo "make deps: installing$$(echo $$missing | sed 's/^/ /')"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@python3 -c 'import onnx, onnxruntime, numpy, sys; sys.exit(onnx.__version__ != "$(shell cat proto/ONNX_VERSION)" or onnxruntime.__version__ != "1.32.0")' 2>/dev/null || \
+	@python3 -c 'import onnx, onnxruntime, numpy, jsonschema, sys; sys.exit(onnx.__version__ != "$(shell cat proto/ONNX_VERSION)" or onnxruntime.__version__ != "1.32.0")' 2>/dev/null || \
 		{ echo "make deps: pip install $(PIP_PACKAGES)"; python3 -m pip install -q $(PIP_PACKAGES); }
 
 build: deps
@@ -42,8 +42,8 @@ demo: build
 	@mkdir -p $(DEMO_OUT)
 	$(BIN) $(DEMO_MODEL) $(DEMO_OUT)/fmnist-lite0-32-pruned.onnx --data $(FMNIST),range=0:12000 \
 		--val-data $(FMNIST),split=test,range=0:2000 --test-data $(FMNIST),split=test,range=5000:7000 \
-		--retrain-images 4000 --report $(DEMO_OUT)/report.json
-	$(BIN) inspect $(DEMO_OUT)/fmnist-lite0-32-pruned.onnx | tail -1
+		--retrain-images 4000 --report $(DEMO_OUT)/report.json --plot $(DEMO_OUT)/plot.svg --verify
+	$(BIN) diff $(DEMO_MODEL) $(DEMO_OUT)/fmnist-lite0-32-pruned.onnx | tail -8
 
 bench: deps
 	swift build -c release --product bench

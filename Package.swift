@@ -56,7 +56,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport", exclude: ["python"]),
         .testTarget(name: "BasisPruneTests", dependencies: ["BasisPrune", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["BasisPrune", "TestSupport"]),
         .testTarget(name: "ConformanceTests", dependencies: ["BasisPrune", "TestSupport"]),
     ]
 )

@@ -2,7 +2,7 @@ import BasisPrune
 import Foundation
 
 /// Progress on stderr: a redrawn bar with rate and ETA on a terminal, plain lines (at most one
-/// every few seconds, and the last) otherwise; nothing with `--quiet` but warnings.
+/// every few seconds, and the last) otherwise; nothing with `--quiet`, which prints only errors.
 final class TerminalReporter: Reporter, @unchecked Sendable {
     private let quiet: Bool
     private let isTerminal = isatty(STDERR_FILENO) != 0
@@ -37,6 +37,7 @@ final class TerminalReporter: Reporter, @unchecked Sendable {
     }
 
     func warning(_ message: String) {
+        guard !quiet else { return }
         FileHandle.standardError.write(Data("onnx-basisprune: warning: \(message)\n".utf8))
     }
 

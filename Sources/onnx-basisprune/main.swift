@@ -13,6 +13,8 @@ let topLevelHelp = """
                           scaling factors, remove bases within the accuracy budget, write OUT
       inspect MODEL       producer, opsets, inputs and outputs, op counts, parameters, and a
                           per-layer table of Conv/Gemm/MatMul layers with MACs
+      diff A B            what changed between two models, layer by layer (split layers as
+                          one entry with their rank change), and in total
       split IN OUT        fold BatchNorm and split every layer into basis and scaling parts
                           (no data, no pruning: the same function, for inspection)
       eval MODEL --data SPEC
@@ -20,10 +22,7 @@ let topLevelHelp = """
 
     Run `onnx-basisprune COMMAND --help` for a command's arguments and options.
 
-    EXIT CODES:
-      0  success
-      1  runtime failure
-      2  usage error or bad input (unreadable or invalid model, unknown option)
+    \(exitCodesHelp)
 
     """
 
@@ -32,6 +31,7 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     let rest = Array(argv.dropFirst())
     switch command {
     case "inspect": return try InspectCommand.run(rest)
+    case "diff": return try DiffCommand.run(rest)
     case "eval": return try EvalCommand.run(rest)
     case "split": return try SplitCommand.run(rest)
     case "prune": return try PruneCommand.run(rest)
@@ -48,6 +48,7 @@ do {
     FileHandle.standardOutput.write(Data(output.utf8))
     exit(ExitCode.success.rawValue)
 } catch {
+    FileHandle.standardOutput.write(Data(error.output.utf8))
     FileHandle.standardError.write(Data("onnx-basisprune: \(error.message)\n".utf8))
     exit(error.code.rawValue)
 }

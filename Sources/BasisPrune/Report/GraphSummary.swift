@@ -7,6 +7,8 @@ public struct LayerSummary: Sendable, Equatable, Codable {
     public var inputChannels: Int
     public var outputChannels: Int
     public var groups: Int
+    /// Dims of the weight tensor as stored (`[Cout, Cin/groups, kH, kW]` for Conv).
+    public var weightShape: [Int]
     /// Elements of the weight and bias.
     public var parameters: Int
     /// Multiply-accumulates at the summarised input shape, nil when shapes are unknown.
@@ -16,6 +18,7 @@ public struct LayerSummary: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, op, kernel, groups, parameters, macs
         case inputChannels = "input_channels", outputChannels = "output_channels", outputShape = "output_shape"
+        case weightShape = "weight_shape"
     }
 }
 
@@ -106,19 +109,19 @@ public struct GraphSummary: Sendable, Codable {
                 let perOutput = weight.shape.dropFirst().reduce(1, *)  // (Cin/g) * kernel
                 layer = LayerSummary(
                     name: node.displayName, op: "Conv", kernel: kernel, inputChannels: weight.shape[1] * groups,
-                    outputChannels: weight.shape[0], groups: groups, parameters: parameters,
+                    outputChannels: weight.shape[0], groups: groups, weightShape: weight.shape, parameters: parameters,
                     macs: output.map { $0.elementCount * perOutput }, outputShape: output?.shape)
             case "Gemm":
                 let transB = node.int("transB", default: 0)! != 0
                 let k = transB ? weight.shape.last! : weight.shape.first!
                 let n = transB ? weight.shape.first! : weight.shape.last!
                 layer = LayerSummary(name: node.displayName, op: "Gemm", kernel: [], inputChannels: k, outputChannels: n,
-                                     groups: 1, parameters: parameters, macs: output.map { $0.elementCount * k }, outputShape: output?.shape)
+                                     groups: 1, weightShape: weight.shape, parameters: parameters, macs: output.map { $0.elementCount * k }, outputShape: output?.shape)
             default:
                 let k = weight.shape.count >= 2 ? weight.shape[weight.shape.count - 2] : weight.shape[0]
                 let n = weight.shape.count >= 2 ? weight.shape.last! : 1
                 layer = LayerSummary(name: node.displayName, op: "MatMul", kernel: [], inputChannels: k, outputChannels: n,
-                                     groups: 1, parameters: parameters, macs: output.map { $0.elementCount * k }, outputShape: output?.shape)
+                                     groups: 1, weightShape: weight.shape, parameters: parameters, macs: output.map { $0.elementCount * k }, outputShape: output?.shape)
             }
             layers.append(layer)
         }

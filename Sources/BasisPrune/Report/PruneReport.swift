@@ -56,9 +56,11 @@ public struct PruneReport: Sendable, Codable {
     public var withinBudget: Bool
     public var history: [PruningRound]
     public var phases: [Phase]
+    /// With `--verify`: the written file reloaded and run beside the input model on the validation images.
+    public var verify: Verification?
 
     enum CodingKeys: String, CodingKey {
-        case schema, input, output, layers, history, phases
+        case schema, input, output, layers, history, phases, verify
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
         case outputAccuracy = "output_accuracy", maxAccuracyDrop = "max_accuracy_drop", withinBudget = "within_budget"
@@ -119,6 +121,11 @@ public struct PruneReport: Sendable, Codable {
         out += "  validation      \(acc(inputAccuracy.validation).padding(toLength: 14, withPad: " ", startingAt: 0))\(acc(outputAccuracy.validation))\n"
         if inputAccuracy.test != nil || outputAccuracy.test != nil {
             out += "  test            \(acc(inputAccuracy.test).padding(toLength: 14, withPad: " ", startingAt: 0))\(acc(outputAccuracy.test))\n"
+        }
+        if let verify {
+            out += "\nverify (\(output) reloaded from disk, on the validation images): \(verify.passed ? "passed" : "FAILED")\n"
+            out += String(format: "  accuracy %.2f %% (input model %.2f %%), top-1 agreement with the input model %.2f %%\n",
+                          100 * verify.accuracy, 100 * verify.referenceAccuracy, 100 * verify.agreement)
         }
         out += "\ntime\n"
         for phase in phases { out += "  \(phase.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.1f s", phase.seconds))\n" }

@@ -20,7 +20,7 @@ enum EvalCommand {
           --quiet               no progress on stderr
           -h, --help            show this help
 
-        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+        \(exitCodesHelp)
 
         """
 

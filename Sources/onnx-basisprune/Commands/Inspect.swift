@@ -3,7 +3,7 @@ import Foundation
 
 enum InspectCommand {
     static let help = """
-        USAGE: onnx-basisprune inspect MODEL [--json] [--input-shape SHAPE]
+        USAGE: onnx-basisprune inspect MODEL [--json] [--report FILE.json] [--input-shape SHAPE]
 
         Describes an ONNX model: producer, IR version and opsets, inputs and outputs, op counts,
         total parameters, and a table of every Conv, and every Gemm or MatMul with a constant
@@ -18,15 +18,17 @@ enum InspectCommand {
                                 dimensions such as a batch N (default: symbolic dims set to 1,
                                 so MACs are per image)
           --json                print the same report as one JSON object (schema
-                                "onnx-basisprune/inspect", version 1) instead of text
+                                "onnx-basisprune/inspect", version 1, schemas/inspect.schema.json)
+                                instead of text
+          --report FILE.json    also write that JSON object to FILE.json (atomically)
           -h, --help            show this help
 
-        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+        \(exitCodesHelp)
 
         """
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "inspect", valueOptions: ["--input-shape"], flagOptions: ["--json"])
+        let args = try Arguments(argv, command: "inspect", valueOptions: ["--input-shape", "--report"], flagOptions: ["--json"])
         if args.has("--help") { return help }
         guard args.positional.count == 1 else {
             throw .usage("inspect takes exactly one MODEL (see onnx-basisprune inspect --help)")
@@ -50,7 +52,9 @@ enum InspectCommand {
         do { summary = try GraphSummary(model: model, inputShapes: shapes) } catch {
             throw .usage("\(path): \(error.description)")
         }
-        return args.has("--json") ? try json(summary, path: path) : text(summary, path: path)
+        let json = try json(summary, path: path)
+        if let report = args.values["--report"] { try writeFile(json, to: report) }
+        return args.has("--json") ? json : text(summary, path: path)
     }
 
     static func json(_ summary: GraphSummary, path: String) throws(CLIError) -> String {

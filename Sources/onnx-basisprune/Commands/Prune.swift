@@ -47,18 +47,26 @@ enum PruneCommand {
           --retrain-images N    training images each round retrains on (default 10000)
 
         OUTPUT:
-          --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 1)
+          --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 1,
+                                schemas/prune.schema.json)
+          --plot FILE.svg       an SVG: validation accuracy against parameters kept over the
+                                search, and bases kept per layer
+          --verify              reload OUT from disk, run it beside the input model on the
+                                validation images, report its accuracy and top-1 agreement;
+                                fails (exit 4) if it cannot be run or its accuracy is below the
+                                input model's minus --max-accuracy-drop
+          --force               write OUT even when the accuracy budget cannot be met (exit 3)
           --quiet               no progress on stderr
           -h, --help            show this help
 
-        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+        \(exitCodesHelp)
 
         """
 
     static let valueOptions: Set<String> = DataOptions.valueOptions.union([
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
-        "--retrain-images", "--report",
+        "--retrain-images", "--report", "--plot",
     ])
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -100,7 +108,7 @@ enum PruneCommand {
     }
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet"])
+        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet", "--verify", "--force"])
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("expected IN.onnx OUT.onnx (see onnx-basisprune --help)") }
         guard args.values["--data"] != nil else { throw .usage("--data SPEC is required (see onnx-basisprune prune --help)") }
@@ -141,6 +149,11 @@ enum PruneCommand {
             let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
                                        validation: validation, validationIndices: validationIndices, options: options, reporter: reporter)
             let result = try search.run()
+            guard result.withinBudget || args.has("--force") else {
+                throw CLIError(message: String(format: "the accuracy budget cannot be met: the best candidate's validation accuracy %.2f %% is below the input model's %.2f %% minus %g points; \(outputPath) not written (--force writes it)",
+                                               100 * result.validationAccuracy, 100 * result.baselineValidationAccuracy, options.maxAccuracyDrop),
+                               code: .budgetNotMet)
+            }
             clock = Date()
             let pruned = try Pipeline.export(split, layers: layers, choices: result.state.choices)
             try ONNXExporter.write(pruned, to: outputPath)
@@ -161,7 +174,7 @@ enum PruneCommand {
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             phases += [PruneReport.Phase(name: "export", seconds: exportSeconds),
                        PruneReport.Phase(name: "evaluate output", seconds: Date().timeIntervalSince(clock))]
-            let report = PruneReport(
+            var report = PruneReport(
                 input: inputPath, output: outputPath, layers: PruneReport.layers(result.state, original: original),
                 parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
                 macsBefore: original.layerMACs, macsAfter: after.layerMACs,
@@ -169,12 +182,22 @@ enum PruneCommand {
                 outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
                 maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: result.withinBudget, history: result.history,
                 phases: phases)
-            if let reportPath = args.values["--report"] {
-                do { try AtomicFile.write(Array(try encodeJSON(report).utf8), to: reportPath) } catch let error as FileIOError {
-                    throw CLIError(message: "\(reportPath): cannot write: \(error.reason)", code: .runtimeFailure)
-                }
+            if args.has("--verify") {
+                report.verify = try verify(outputPath, input: model, validation: validation, indices: validationIndices,
+                                           maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)
             }
-            return "pruned \(inputPath) -> \(outputPath)\n\n" + report.table()
+            if let reportPath = args.values["--report"] { try writeFile(try encodeJSON(report), to: reportPath) }
+            if let plotPath = args.values["--plot"] { try writeFile(SVGPlot(report: report).svg(), to: plotPath) }
+            let summary = "pruned \(inputPath) -> \(outputPath)\n\n" + report.table()
+            if let verify = report.verify, !verify.passed {
+                throw CLIError(message: String(format: "--verify failed: \(outputPath) has validation accuracy %.2f %%, below the input model's %.2f %% minus %g points",
+                                               100 * verify.accuracy, 100 * verify.referenceAccuracy, options.maxAccuracyDrop),
+                               code: .verificationFailed, output: summary)
+            }
+            if !result.withinBudget {
+                throw CLIError(message: "the accuracy budget cannot be met; \(outputPath) was written because of --force", code: .budgetNotMet, output: summary)
+            }
+            return summary
         } catch let error as CLIError {
             throw error
         } catch let error as PassError {
@@ -187,6 +210,18 @@ enum PruneCommand {
             throw .usage("\(inputPath): \(error.description)")
         } catch {
             throw CLIError(message: "\(error)", code: .runtimeFailure)
+        }
+    }
+
+    /// Reloads `path` from disk and runs it beside `input` (exit 4 when it cannot be imported or run).
+    static func verify(_ path: String, input: Model, validation: Preprocessor, indices: [Int], maxDrop: Double,
+                       reporter: any Reporter) throws(CLIError) -> Verification {
+        do {
+            let reloaded = try ONNXImporter.load(path: path)
+            return try Verification.run(reference: Executor(model: input), candidate: Executor(model: reloaded), data: validation,
+                                        indices: indices, maxDrop: maxDrop, reporter: reporter)
+        } catch {
+            throw CLIError(message: "--verify failed: \(path) cannot be reloaded and run: \(error)", code: .verificationFailed)
         }
     }
 }

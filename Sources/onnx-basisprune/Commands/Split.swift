@@ -15,7 +15,7 @@ enum SplitCommand {
           --quiet       print nothing on success
           -h, --help    show this help
 
-        EXIT CODES: 0 success, 1 runtime failure, 2 usage error or bad input.
+        \(exitCodesHelp)
 
         """
 
