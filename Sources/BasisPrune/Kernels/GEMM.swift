@@ -36,6 +36,26 @@ public enum GEMM {
             beta, c, blasint(ldc))
     }
 
+    /// `C_i = op(A_i) * op(B_i)` for `count` products of packed matrices (A_i at `a + i * m * k`,
+    /// B_i at `b + i * k * n`, C_i at `c + i * m * n`, each row-major with its natural leading
+    /// dimension); an empty inner dimension (`k == 0`) gives zeros.
+    public static func batched(
+        count: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
+    ) {
+        guard m * n > 0 else { return }
+        if k == 0 {
+            c.update(repeating: 0, count: count * m * n)
+            return
+        }
+        for i in 0..<count {
+            multiply(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+                a: a + i * m * k, lda: transA ? m : k, b: b + i * k * n, ldb: transB ? k : n,
+                beta: 0, c: c + i * m * n, ldc: n)
+        }
+    }
+
     /// Sets the OpenBLAS thread count for all later products (a process-wide setting).
     public static func setThreadCount(_ count: Int) {
         _ = configured

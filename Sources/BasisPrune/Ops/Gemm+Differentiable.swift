@@ -71,11 +71,9 @@ extension MatMulOp: Differentiable {
                 let da = Value(uninitialized: .float, shape: batchShape + [m, k])
                 da.withMutableElements(as: Float.self) { out in
                     eb.withElements(as: Float.self) { bp in
-                        for i in 0..<batches where m * k > 0 {
-                            if n == 0 { (out.baseAddress! + i * m * k).update(repeating: 0, count: m * k); continue }
-                            GEMM.multiply(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: g.baseAddress! + i * m * n, lda: n,
-                                          b: bp.baseAddress! + i * k * n, ldb: n, beta: 0, c: out.baseAddress! + i * m * k, ldc: k)
-                        }
+                        // dA_i[m, k] = dY_i[m, n] * B_i^T
+                        GEMM.batched(count: batches, transA: false, transB: true, m: m, n: k, k: n,
+                                     a: g.baseAddress!, b: bp.baseAddress!, c: out.baseAddress!)
                     }
                 }
                 result[0] = da.reduced(to: a2).reshaped(a.shape)
@@ -84,11 +82,9 @@ extension MatMulOp: Differentiable {
                 let db = Value(uninitialized: .float, shape: batchShape + [k, n])
                 db.withMutableElements(as: Float.self) { out in
                     ea.withElements(as: Float.self) { ap in
-                        for i in 0..<batches where k * n > 0 {
-                            if m == 0 { (out.baseAddress! + i * k * n).update(repeating: 0, count: k * n); continue }
-                            GEMM.multiply(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: ap.baseAddress! + i * m * k, lda: k,
-                                          b: g.baseAddress! + i * m * n, ldb: n, beta: 0, c: out.baseAddress! + i * k * n, ldc: n)
-                        }
+                        // dB_i[k, n] = A_i^T * dY_i[m, n]
+                        GEMM.batched(count: batches, transA: true, transB: false, m: k, n: n, k: m,
+                                     a: ap.baseAddress!, b: g.baseAddress!, c: out.baseAddress!)
                     }
                 }
                 result[1] = db.reduced(to: b2).reshaped(b.shape)

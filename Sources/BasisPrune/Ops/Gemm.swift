@@ -68,11 +68,8 @@ struct MatMulOp: Operator {
         ea.withElements(as: Float.self) { ap in
             eb.withElements(as: Float.self) { bp in
                 y.withMutableElements(as: Float.self) { yp in
-                    if k == 0 { yp.update(repeating: 0); return }
-                    for i in 0..<batches where m * n > 0 {
-                        GEMM.multiply(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress! + i * m * k,
-                                      lda: k, b: bp.baseAddress! + i * k * n, ldb: n, beta: 0, c: yp.baseAddress! + i * m * n, ldc: n)
-                    }
+                    GEMM.batched(count: batches, transA: false, transB: false, m: m, n: n, k: k,
+                                 a: ap.baseAddress!, b: bp.baseAddress!, c: yp.baseAddress!)
                 }
             }
         }
