@@ -19,10 +19,5 @@ public enum ONNXRuntimeJudge {
 public func fashionMNISTBatch(count: Int, size: Int = 32, offset: Int = 0) throws -> (input: Value, labels: [Int32]) {
     let images = try DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),split=test").load()
     let data = try Preprocessor(images: images, preprocessing: Preprocessing(height: size, width: size))
-    let input = Value(uninitialized: .float, shape: [count, 3, size, size])
-    var labels = [Int32](repeating: 0, count: count)
-    input.withMutableElements(as: Float.self) { x in
-        labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: Array(offset..<(offset + count))[...], inputs: x.baseAddress!, labels: $0.baseAddress!) }
-    }
-    return (input, labels)
+    return data.inputBatch(Array(offset..<(offset + count))[...])
 }

@@ -35,11 +35,7 @@ extension Executor {
         while batchStart < indices.count {
             let batch = indices[batchStart..<min(batchStart + batchSize, indices.count)]
             batchStart += batch.count
-            let input = Value(uninitialized: .float, shape: [batch.count, data.preprocessing.channels, data.preprocessing.height, data.preprocessing.width])
-            var labels = [Int32](repeating: 0, count: batch.count)
-            input.withMutableElements(as: Float.self) { inputs in
-                labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: batch, inputs: inputs.baseAddress!, labels: $0.baseAddress!) }
-            }
+            let (input, labels) = data.inputBatch(batch)
             guard let logits = try run([inputName: input], parameters: parameters)[outputName] else { throw .graph("output '\(outputName)' missing") }
             guard logits.dataType == .float, logits.shape.count == 2, logits.shape[0] == batch.count else {
                 throw .graph("output '\(outputName)' has shape \(logits.shape), not [batch, classes] of float")

@@ -23,18 +23,13 @@ public struct ScalingFactorTrainer: Sendable {
         _ indices: [Int], state: inout ScalingState, optimizer: inout Optimizer?, phase: String
     ) throws(EngineError) -> (loss: Double, accuracy: Double, importance: [String: [Double]]) {
         var importance = Dictionary(uniqueKeysWithValues: state.layers.map { ($0.factors, [Double](repeating: 0, count: $0.rank)) })
-        let p = data.preprocessing
         let start = Date()
         var lossSum = 0.0, correct = 0, done = 0
         var begin = 0
         while begin < indices.count {
             let batch = indices[begin..<min(begin + batchSize, indices.count)]
             begin += batch.count
-            let input = Value(uninitialized: .float, shape: [batch.count, p.channels, p.height, p.width])
-            var labels = [Int32](repeating: 0, count: batch.count)
-            input.withMutableElements(as: Float.self) { x in
-                labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: batch, inputs: x.baseAddress!, labels: $0.baseAddress!) }
-            }
+            let (input, labels) = data.inputBatch(batch)
             let result = try executor.lossAndGradients(input: input, labels: labels, parameters: state.parameters())
             var gradients: [String: [Float]] = [:]
             for layer in state.layers {
