@@ -1,0 +1,216 @@
+/// Filter (channel) pruning over a `ChannelDependency` analysis: masks that zero channels where
+/// the layers summing over them read them (for measuring importance and for evaluating a
+/// candidate without rebuilding the graph), and the removal itself, which slices every weight
+/// the removed channels touch. Removal equals masking: the removed channels' only effect on
+/// the outputs is through those reads.
+public enum ChannelPruning {
+    public static let name = "ChannelPruning"
+
+    /// A unit mask `m` multiplied into one sink tensor: `x' = x * m`, m of shape [1, C, 1, ...] (or [C] for 2-D).
+    public struct Mask: Sendable {
+        public var tensor: String
+        public var initializer: String
+        public var space: Int
+        public var channels: Int
+        public var shape: [Int]
+    }
+
+    /// `graph` with a mask on every tensor that a layer sums over and that has removable
+    /// channels; the masks are initializers of ones.
+    public static func insertMasks(_ graph: Graph, _ analysis: ChannelDependency) -> (graph: Graph, masks: [Mask]) {
+        var graph = graph
+        var taken = graph.usedNames
+        var masks: [Mask] = []
+        var maskedName: [String: String] = [:]
+        var inserted: [Int: [Node]] = [:]  // mask nodes to insert before the node index
+        for (n, space) in analysis.spaces.enumerated() where space.blocked == nil && analysis.fixedChannels[n] < space.channels {
+            for sink in space.sinks {
+                if maskedName[sink.tensor] == nil {
+                    let rank = rankOf(sink, graph)
+                    let shape = rank == 2 ? [space.channels] : [1, space.channels] + Array(repeating: 1, count: rank - 2)
+                    let m = graph.freshName(sink.tensor + "/channel.mask", taken: &taken)
+                    let out = graph.freshName(sink.tensor + "/masked", taken: &taken)
+                    let node = Node(name: graph.freshName(sink.tensor + "/mask", taken: &taken), opType: "Mul", inputs: [sink.tensor, m], outputs: [out])
+                    inserted[sink.node, default: []].append(node)
+                    graph.initializers.append(Tensor(name: m, dims: shape, floats: Array(repeating: 1, count: space.channels)))
+                    masks.append(Mask(tensor: sink.tensor, initializer: m, space: n, channels: space.channels, shape: shape))
+                    maskedName[sink.tensor] = out
+                }
+                graph.nodes[sink.node].inputs[sink.input] = maskedName[sink.tensor]!
+            }
+        }
+        var nodes: [Node] = []
+        for (i, node) in graph.nodes.enumerated() {
+            nodes += inserted[i] ?? []
+            nodes.append(node)
+        }
+        graph.nodes = nodes
+        return (graph, masks)
+    }
+
+    /// The rank of the tensor a sink reads (from its weight: a Conv's input has the weight's rank).
+    static func rankOf(_ sink: ChannelDependency.Sink, _ graph: Graph) -> Int {
+        let node = graph.nodes[sink.node]
+        guard node.opType == "Conv", let w = node.input(1) else { return 2 }
+        if let t = graph.initializers.first(where: { $0.name == w }) { return t.dims.count }
+        return 4
+    }
+
+    /// Mask values for `removed` groups: 0 on their channels, 1 elsewhere, shaped like the masks.
+    public static func maskValues(_ masks: [Mask], _ analysis: ChannelDependency, removed: Set<Int>) -> [String: Value] {
+        let channels = analysis.removedChannels(removed)
+        var result: [String: Value] = [:]
+        for m in masks {
+            var v = [Float](repeating: 1, count: m.channels)
+            for c in channels[m.space] { v[c] = 0 }
+            result[m.initializer] = Value(shape: m.shape, floats: v)
+        }
+        return result
+    }
+
+    /// `graph` with the channels of `removed` groups gone: filters of the producing layers,
+    /// per-channel weights in between, and input columns of the layers that sum over them.
+    public static func remove(_ graph: Graph, _ analysis: ChannelDependency, removed: Set<Int>) throws(PassError) -> Graph {
+        guard !removed.isEmpty else { return graph }
+        let channels = analysis.removedChannels(removed)
+        for (n, space) in analysis.spaces.enumerated() where channels[n].count >= space.channels {
+            throw PassError(pass: name, node: space.tensors.first ?? "?", reason: "removing every channel of a space")
+        }
+        var graph = graph
+        var taken = graph.usedNames
+        let constantNodes: [String: Tensor] = Dictionary(graph.nodes.compactMap { node in
+            node.opType == "Constant" ? node.outputs.first.flatMap { out in node.tensor("value").map { (out, $0) } } : nil
+        }, uniquingKeysWith: { a, _ in a })
+        var inputRemoved: [Int: Set<Int>] = [:]  // node -> channels removed from its summed input
+        var outputRemoved: [Int: Set<Int>] = [:]  // node -> filters removed
+        var channelwise: [Int: Set<Int>] = [:]
+        var constants: [(ChannelDependency.PerChannelConstant, Set<Int>)] = []
+        for (n, space) in analysis.spaces.enumerated() where !channels[n].isEmpty {
+            for sink in space.sinks { inputRemoved[sink.node] = channels[n] }
+            for p in space.producers { outputRemoved[p] = channels[n] }
+            for c in space.channelwise { channelwise[c] = channels[n] }
+            for c in space.constants { constants.append((c, channels[n])) }
+        }
+        func constant(_ name: String, in node: Node) throws(PassError) -> Tensor {
+            guard let t = graph.initializers.first(where: { $0.name == name }) ?? constantNodes[name], t.dataType == .float else {
+                throw PassError(pass: self.name, node: node.displayName, reason: "'\(name)' is not a float constant")
+            }
+            return t
+        }
+        func replace(_ index: Int, input k: Int, with tensor: Tensor) {
+            let node = graph.nodes[index]
+            let base = node.name.flatMap { $0.isEmpty ? nil : $0 } ?? node.outputs[0]
+            let name = graph.freshName(base + "/" + (k == 1 ? "weight" : k == 2 ? "bias" : "input\(k)") + ".pruned", taken: &taken)
+            var t = tensor
+            t.name = name
+            graph.initializers.append(t)
+            graph.nodes[index].inputs[k] = name
+        }
+        let touched = Set(inputRemoved.keys).union(outputRemoved.keys).union(channelwise.keys)
+        for index in touched.sorted() {
+            let node = graph.nodes[index]
+            let inRemoved = inputRemoved[index] ?? [], outRemoved = outputRemoved[index] ?? channelwise[index] ?? []
+            switch node.opType {
+            case "Conv":
+                let w = try constant(node.input(1)!, in: node)
+                if channelwise[index] != nil {
+                    replace(index, input: 1, with: slice(w, axis: 0, removing: outRemoved))
+                    if let group = graph.nodes[index].attributes.firstIndex(where: { $0.name == "group" }) {
+                        graph.nodes[index].attributes[group].value = .int(Int64(w.dims[0] - outRemoved.count))
+                    }
+                } else {
+                    replace(index, input: 1, with: slice(slice(w, axis: 0, removing: outRemoved), axis: 1, removing: inRemoved))
+                }
+                if let b = node.input(2), !b.isEmpty, !outRemoved.isEmpty {
+                    replace(index, input: 2, with: slice(try constant(b, in: node), axis: 0, removing: outRemoved))
+                }
+            case "Gemm", "MatMul":
+                let w = try constant(node.input(1)!, in: node)
+                let transB = node.opType == "Gemm" && node.int("transB", default: 0)! != 0
+                let (inAxis, outAxis) = transB ? (1, 0) : (0, 1)
+                replace(index, input: 1, with: slice(slice(w, axis: outAxis, removing: outRemoved), axis: inAxis, removing: inRemoved))
+                if node.opType == "Gemm", let c = node.input(2), !c.isEmpty, !outRemoved.isEmpty {
+                    let t = try constant(c, in: node)
+                    if t.elementCount > 1 { replace(index, input: 2, with: slice(t, axis: t.dims.count - 1, removing: outRemoved)) }
+                }
+            case "BatchNormalization":
+                for k in 1...4 { replace(index, input: k, with: slice(try constant(node.input(k)!, in: node), axis: 0, removing: outRemoved)) }
+            default:
+                throw PassError(pass: name, node: node.displayName, reason: "\(node.opType) cannot lose channels")
+            }
+        }
+        for (c, removedChannels) in constants {
+            let node = graph.nodes[c.node]
+            replace(c.node, input: c.input, with: slice(try constant(node.inputs[c.input], in: node), axis: c.axis, removing: removedChannels))
+        }
+        // Declared shapes of the tensors that lost channels no longer hold.
+        let changed = Set(analysis.spaces.enumerated().filter { !channels[$0.offset].isEmpty }.flatMap(\.element.tensors))
+        graph.valueInfo = graph.valueInfo.filter { !changed.contains($0.name) }
+        return graph.removingDeadCode()
+    }
+
+    /// `tensor` without the indices `removing` along `axis`.
+    static func slice(_ tensor: Tensor, axis: Int, removing: Set<Int>) -> Tensor {
+        guard !removing.isEmpty else { return tensor }
+        let dims = tensor.dims
+        let outer = dims[..<axis].reduce(1, *), inner = dims[(axis + 1)...].reduce(1, *), n = dims[axis]
+        let keep = (0..<n).filter { !removing.contains($0) }
+        let values = tensor.floats
+        var result = [Float]()
+        result.reserveCapacity(outer * keep.count * inner)
+        for o in 0..<outer {
+            for k in keep {
+                let start = (o * n + k) * inner
+                result.append(contentsOf: values[start..<(start + inner)])
+            }
+        }
+        var newDims = dims
+        newDims[axis] = keep.count
+        return Tensor(name: tensor.name, dims: newDims, floats: result)
+    }
+
+    /// Weight and bias elements of the Conv, Gemm and MatMul layers once `removed` groups go
+    /// (the same count `GraphSummary.layerParameters` gives for the pruned graph).
+    public static func layerParameters(_ graph: Graph, _ analysis: ChannelDependency, removed: Set<Int>) -> Int {
+        let channels = analysis.removedChannels(removed)
+        var inputRemoved: [Int: Int] = [:], outputRemoved: [Int: Int] = [:]
+        for (n, space) in analysis.spaces.enumerated() {
+            for sink in space.sinks { inputRemoved[sink.node] = channels[n].count }
+            for p in space.producers + space.channelwise { outputRemoved[p] = channels[n].count }
+        }
+        let initializers = graph.initializersByName
+        var total = 0
+        for (index, node) in graph.nodes.enumerated() where ["Conv", "Gemm", "MatMul"].contains(node.opType) {
+            guard let w = node.input(1).flatMap({ initializers[$0] }) else { continue }
+            var dims = w.dims
+            let o = outputRemoved[index] ?? 0, i = inputRemoved[index] ?? 0
+            if node.opType == "Conv" {
+                dims[0] -= o
+                if node.int("group", default: 1)! == 1 { dims[1] -= i }
+            } else {
+                let transB = node.opType == "Gemm" && node.int("transB", default: 0)! != 0
+                dims[transB ? 0 : 1] -= o
+                dims[transB ? 1 : 0] -= i
+            }
+            total += dims.reduce(1, *)
+            if let b = node.input(2).flatMap({ initializers[$0] }) { total += b.elementCount > 1 ? b.elementCount - o : b.elementCount }
+        }
+        return total
+    }
+
+    /// Parameters each group frees on its own (its filters, per-channel weights and input columns).
+    public static func groupCosts(_ graph: Graph, _ analysis: ChannelDependency) -> [Int] {
+        let all = layerParameters(graph, analysis, removed: [])
+        // Removing one channel of a space frees the same amount for every channel of it.
+        var perSpace: [Int: Int] = [:]
+        for (n, _) in analysis.spaces.enumerated() {
+            guard let g = analysis.groups.firstIndex(where: { $0.count == 1 && $0[0].space == n }) else { continue }
+            perSpace[n] = all - layerParameters(graph, analysis, removed: [g])
+        }
+        return analysis.groups.indices.map { g in
+            let members = analysis.groups[g]
+            if members.count == 1, let cost = perSpace[members[0].space] { return cost }
+            return all - layerParameters(graph, analysis, removed: [g])
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// What the filter search found: the channel groups to remove.
+public struct FilterPruningResult: Sendable {
+    public var removed: Set<Int>
+    public var baselineValidationAccuracy: Double
+    public var validationAccuracy: Double
+    /// Rounds; `keptBases` counts the removable channel groups kept.
+    public var history: [PruningRound]
+    public var phases: [(name: String, seconds: Double)]
+    /// Whether the result is within the stage's share of the budget on the validation data.
+    public var withinBudget: Bool
+}
+
+/// Filter pruning without fine-tuning: ranks channel groups by first-order Taylor importance
+/// (per batch `|sum over the group's sinks of m_c * dL/dm_c|` for unit masks where the layers
+/// that sum over the channels read them, summed over batches), and removes the least important
+/// in rounds within the accuracy floor; a failed round is retried with half the fraction.
+/// Nothing is trained: a candidate is the input model with its removed channels masked, which
+/// is exactly the model with them removed.
+public struct FilterSearch: Sendable {
+    /// Runs the masked graph.
+    public let executor: Executor
+    /// The graph the analysis is of (without masks), for counting parameters.
+    public let graph: Graph
+    public let analysis: ChannelDependency
+    public let masks: [ChannelPruning.Mask]
+    public let train: Preprocessor
+    public let trainIndices: [Int]
+    public let validation: Preprocessor
+    public let validationIndices: [Int]
+    public var options: PruningOptions
+    /// Fraction of the usable budget (`maxAccuracyDrop - margin`) this stage may spend.
+    public var share: Double
+    public var reporter: any Reporter
+
+    public init(graph: Graph, model: Model, analysis: ChannelDependency, train: Preprocessor, trainIndices: [Int], validation: Preprocessor,
+                validationIndices: [Int], options: PruningOptions, share: Double = 1, reporter: any Reporter = SilentReporter()) throws(EngineError) {
+        let (masked, masks) = ChannelPruning.insertMasks(graph, analysis)
+        var m = model
+        m.graph = masked
+        executor = try Executor(model: m)
+        self.graph = graph
+        self.analysis = analysis
+        self.masks = masks
+        self.train = train
+        self.trainIndices = trainIndices
+        self.validation = validation
+        self.validationIndices = validationIndices
+        self.options = options
+        self.share = share
+        self.reporter = reporter
+    }
+
+    func accuracy(_ removed: Set<Int>, phase: String) throws(EngineError) -> Double {
+        try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
+                              parameters: ChannelPruning.maskValues(masks, analysis, removed: removed)).accuracy
+    }
+
+    /// Taylor importance of every group with `removed` masked, over `images` training images.
+    func importance(_ removed: Set<Int>, stream: UInt64, phase: String) throws(EngineError) -> [Double] {
+        var random = SeededRandom(seed: options.seed, stream: (1 << 40) + stream)
+        var order = trainIndices
+        order.seededShuffle(using: &random)
+        let images = Array(order.prefix(options.retrainImages))
+        let parameters = ChannelPruning.maskValues(masks, analysis, removed: removed)
+        var total = [Double](repeating: 0, count: analysis.groups.count)
+        var batchSum = [Double](repeating: 0, count: analysis.groups.count)
+        let groupOf: [[Int?]] = masks.map { m in (0..<m.channels).map { analysis.groupOf[ChannelDependency.Channel(space: m.space, channel: $0)] } }
+        let start = Date()
+        var begin = 0
+        while begin < images.count {
+            let batch = images[begin..<min(begin + options.batchSize, images.count)]
+            begin += batch.count
+            let (input, labels) = train.inputBatch(batch)
+            let result = try executor.lossAndGradients(input: input, labels: labels, parameters: parameters)
+            for i in batchSum.indices { batchSum[i] = 0 }
+            for (k, m) in masks.enumerated() {
+                guard let g = result.gradients[m.initializer]?.floats else { continue }
+                for c in 0..<m.channels { if let group = groupOf[k][c] { batchSum[group] += Double(g[c]) } }
+            }
+            for i in total.indices where !removed.contains(i) { total[i] += abs(batchSum[i]) * Double(batch.count) }
+            let rate = Double(begin) / max(Date().timeIntervalSince(start), 1e-9)
+            reporter.progress(phase: phase, done: begin, total: images.count, detail: String(format: "loss %.4f, %.0f img/s", result.loss, rate))
+        }
+        return total
+    }
+
+    public func run(baseline known: Double? = nil) throws(EngineError) -> FilterPruningResult {
+        var phases: [(String, Double)] = []
+        var clock = Date()
+        func lap(_ name: String) {
+            phases.append((name, Date().timeIntervalSince(clock)))
+            clock = Date()
+        }
+        let baseline: Double
+        if let known { baseline = known } else {
+            baseline = try accuracy([], phase: "validate input model")
+            lap("validate input model")
+        }
+        let costs = ChannelPruning.groupCosts(graph, analysis)
+        var removed = Set<Int>()
+        var importance = try importance(removed, stream: 0, phase: "filter importance")
+        lap("filter importance")
+        var acceptedAccuracy = baseline
+        var history = [PruningRound(round: 0, keptBases: analysis.groups.count, layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: []),
+                                    validationAccuracy: baseline, accepted: true)]
+        let floor = baseline - share * (options.maxAccuracyDrop - options.margin) / 100
+        let target = options.pruneRatio.map { Int((Double(analysis.groups.count) * $0).rounded()) }
+        var fraction = options.roundFraction
+        var round = 0
+        while true {
+            let alive = analysis.groups.count - removed.count
+            var count = Int((Double(alive) * fraction).rounded(.up))
+            if let target { count = min(count, target - removed.count) }
+            if count < 1 || (target == nil && fraction < options.minimumRoundFraction) { break }
+            round += 1
+            let candidate = removed.union(choose(count, removed: removed, importance: importance, costs: costs))
+            if candidate.count == removed.count { break }
+            let candidateAccuracy = try accuracy(candidate, phase: "filter round \(round): validate without \(candidate.count - removed.count) more channels")
+            let ok = target != nil || candidateAccuracy >= floor
+            history.append(PruningRound(round: round, keptBases: analysis.groups.count - candidate.count,
+                                        layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: candidate),
+                                        validationAccuracy: candidateAccuracy, accepted: ok))
+            if ok {
+                removed = candidate
+                acceptedAccuracy = candidateAccuracy
+                importance = try self.importance(removed, stream: UInt64(round), phase: "filter round \(round): importance")
+            } else {
+                fraction /= 2
+            }
+        }
+        lap("filter pruning in rounds")
+        return FilterPruningResult(removed: removed, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
+                                   history: history, phases: phases,
+                                   withinBudget: acceptedAccuracy >= baseline - share * options.maxAccuracyDrop / 100)
+    }
+
+    /// The `count` lowest-scoring groups not yet removed, leaving every space at least one channel.
+    func choose(_ count: Int, removed: Set<Int>, importance: [Double], costs: [Int]) -> Set<Int> {
+        var alive = analysis.spaces.map(\.channels)
+        for g in removed { for c in analysis.groups[g] { alive[c.space] -= 1 } }
+        var order: [(score: Double, group: Int)] = []
+        for g in analysis.groups.indices where !removed.contains(g) {
+            let score = options.ranking == .perParameter ? importance[g] / Double(max(costs[g], 1)) : importance[g]
+            order.append((score, g))
+        }
+        order.sort { ($0.score, $0.group) < ($1.score, $1.group) }
+        var chosen = Set<Int>()
+        for (_, g) in order where chosen.count < count {
+            let members = analysis.groups[g]
+            var need: [Int: Int] = [:]
+            for c in members { need[c.space, default: 0] += 1 }
+            guard need.allSatisfy({ alive[$0.key] - $0.value >= 1 }) else { continue }
+            for (s, k) in need { alive[s] -= k }
+            chosen.insert(g)
+        }
+        return chosen
+    }
+}
