@@ -5,8 +5,11 @@ public struct PruneReport: Sendable, Codable {
     public struct Layer: Sendable, Codable, Equatable {
         public var name: String
         public var op: String
-        public var rank: Int
-        public var kept: Int
+        public var outputChannelsBefore: Int
+        public var outputChannelsAfter: Int
+        /// Bases after the split and bases kept; nil for a layer basis pruning did not split.
+        public var rank: Int?
+        public var kept: Int?
         public var remerged: Bool
         public var parametersBefore: Int
         public var parametersAfter: Int
@@ -15,8 +18,40 @@ public struct PruneReport: Sendable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case name, op, rank, kept, remerged
+            case outputChannelsBefore = "output_channels_before", outputChannelsAfter = "output_channels_after"
             case parametersBefore = "parameters_before", parametersAfter = "parameters_after"
             case macsBefore = "macs_before", macsAfter = "macs_after"
+        }
+    }
+
+    /// The filter (channel) pruning stage of `--method filter` and `double`.
+    public struct FilterStage: Sendable, Codable, Equatable {
+        /// Fraction of the usable budget (`max_accuracy_drop - margin`) the stage could spend.
+        public var share: Double
+        /// Removable channel groups found by the dependency analysis, and how many were removed.
+        public var groups: Int
+        public var groupsRemoved: Int
+        /// Filters (output channels of Conv, Gemm and MatMul layers) removed.
+        public var filtersRemoved: Int
+        public var parametersAfter: Int
+        public var validationAccuracy: Double
+        public var history: [PruningRound]
+
+        public init(share: Double, groups: Int, groupsRemoved: Int, filtersRemoved: Int, parametersAfter: Int,
+                    validationAccuracy: Double, history: [PruningRound]) {
+            self.share = share
+            self.groups = groups
+            self.groupsRemoved = groupsRemoved
+            self.filtersRemoved = filtersRemoved
+            self.parametersAfter = parametersAfter
+            self.validationAccuracy = validationAccuracy
+            self.history = history
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case share, groups, history
+            case groupsRemoved = "groups_removed", filtersRemoved = "filters_removed", parametersAfter = "parameters_after"
+            case validationAccuracy = "validation_accuracy"
         }
     }
 
@@ -41,7 +76,9 @@ public struct PruneReport: Sendable, Codable {
     }
 
     public var schema = "onnx-basisprune/prune"
-    public var schemaVersion = 1
+    public var schemaVersion = 2
+    /// basis, filter or double.
+    public var method: String
     public var input: String
     public var output: String
     public var layers: [Layer]
@@ -54,23 +91,27 @@ public struct PruneReport: Sendable, Codable {
     public var outputAccuracy: Accuracy
     public var maxAccuracyDrop: Double
     public var withinBudget: Bool
+    /// The basis pruning search's rounds (empty for `--method filter`).
     public var history: [PruningRound]
+    public var filter: FilterStage?
     public var phases: [Phase]
     /// With `--verify`: the written file reloaded and run beside the input model on the validation images.
     public var verify: Verification?
 
     enum CodingKeys: String, CodingKey {
-        case schema, input, output, layers, history, phases, verify
+        case schema, method, input, output, layers, history, filter, phases, verify
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
         case outputAccuracy = "output_accuracy", maxAccuracyDrop = "max_accuracy_drop", withinBudget = "within_budget"
     }
 
     public init(
-        input: String, output: String, layers: [Layer], parametersBefore: Int, parametersAfter: Int, macsBefore: Int?,
+        method: String = "basis", input: String, output: String, layers: [Layer], parametersBefore: Int, parametersAfter: Int, macsBefore: Int?,
         macsAfter: Int?, inputAccuracy: Accuracy, outputAccuracy: Accuracy, maxAccuracyDrop: Double, withinBudget: Bool,
-        history: [PruningRound], phases: [Phase]
+        history: [PruningRound], filter: FilterStage? = nil, phases: [Phase]
     ) {
+        self.method = method
+        self.filter = filter
         self.input = input
         self.output = output
         self.layers = layers
@@ -86,31 +127,46 @@ public struct PruneReport: Sendable, Codable {
         self.phases = phases
     }
 
-    /// Per-layer rows from the split layers and the input model's per-layer MACs.
-    public static func layers(_ state: ScalingState, original: GraphSummary) -> [Layer] {
-        let macsByName = Dictionary(original.layers.map { ($0.name, $0.macs) }, uniquingKeysWith: { a, _ in a })
-        return state.layers.map { layer in
-            let kept = state.kept[layer.factors]!.filter { $0 }.count
-            let positions = macsByName[layer.name].flatMap { $0 }.map { $0 / max(layer.inputLength * layer.outputChannels, 1) }
-            let weightsAfter = min(kept * layer.basisCost, layer.inputLength * layer.outputChannels)
-            return Layer(name: layer.name, op: layer.original.opType, rank: layer.rank, kept: kept, remerged: layer.remerges(kept: kept),
-                         parametersBefore: layer.originalParameters, parametersAfter: layer.parameters(kept: kept),
-                         macsBefore: macsByName[layer.name] ?? nil, macsAfter: positions.map { $0 * weightsAfter })
+    /// Per-layer rows: every Conv/Gemm/MatMul layer of the input model, measured again in the
+    /// output model (under its own name, or as its `/basis` and `/scaling` parts when it stayed split).
+    public static func layers(original: GraphSummary, after: GraphSummary, state: ScalingState?) -> [Layer] {
+        let afterByName = Dictionary(after.layers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let splitByName = Dictionary((state?.layers ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        return original.layers.map { l in
+            var parts = [afterByName[l.name]].compactMap { $0 }
+            var rank: Int?, kept: Int?, remerged = false
+            if let state, let split = splitByName[l.name] {
+                rank = split.rank
+                kept = state.kept[split.factors]!.filter { $0 }.count
+                remerged = split.remerges(kept: kept!)
+                if !remerged { parts = [afterByName[split.basisNode], afterByName[split.scalingNode]].compactMap { $0 } }
+            }
+            let macs = parts.map(\.macs)
+            return Layer(name: l.name, op: l.op, outputChannelsBefore: l.outputChannels, outputChannelsAfter: parts.last?.outputChannels ?? 0,
+                         rank: rank, kept: kept, remerged: remerged, parametersBefore: l.parameters,
+                         parametersAfter: parts.reduce(0) { $0 + $1.parameters }, macsBefore: l.macs,
+                         macsAfter: macs.contains { $0 == nil } ? nil : macs.reduce(0) { $0 + $1! })
         }
     }
 
     /// The summary table for people.
     public func table() -> String {
-        var table = TextTable(header: ["layer", "op", "rank", "kept", "params before", "params after", "MACs before", "MACs after"],
-                              rightAligned: [2, 3, 4, 5, 6, 7])
+        var table = TextTable(header: ["layer", "op", "channels", "rank", "kept", "params before", "params after", "MACs before", "MACs after"],
+                              rightAligned: [2, 3, 4, 5, 6, 7, 8])
         for l in layers {
-            table.append([l.name, l.op + (l.remerged ? " (merged)" : ""), "\(l.rank)", "\(l.kept)", grouped(l.parametersBefore),
-                          grouped(l.parametersAfter), l.macsBefore.map(grouped) ?? "?", l.macsAfter.map(grouped) ?? "?"])
+            let channels = l.outputChannelsAfter == l.outputChannelsBefore ? "\(l.outputChannelsBefore)" : "\(l.outputChannelsBefore) -> \(l.outputChannelsAfter)"
+            table.append([l.name, l.op + (l.remerged ? " (merged)" : ""), channels, l.rank.map { "\($0)" } ?? "-", l.kept.map { "\($0)" } ?? "-",
+                          grouped(l.parametersBefore), grouped(l.parametersAfter), l.macsBefore.map(grouped) ?? "?", l.macsAfter.map(grouped) ?? "?"])
         }
         func percent(_ after: Int, _ before: Int) -> String {
             before > 0 ? String(format: "%.1f %% fewer", 100 * (1 - Double(after) / Double(before))) : "-"
         }
         var out = table.render()
+        if let filter {
+            out += "\nfilter pruning (--method \(method)): removed \(filter.groupsRemoved) of \(filter.groups) channel groups "
+                + "(\(filter.filtersRemoved) filters); validation accuracy "
+                + String(format: "%.2f %%", 100 * filter.validationAccuracy) + ", parameters \(grouped(filter.parametersAfter))\n"
+        }
         out += "\nmodel totals (Conv/Gemm/MatMul weights and biases, MACs per image):\n"
         out += "  parameters  \(grouped(parametersBefore)) -> \(grouped(parametersAfter))  (\(percent(parametersAfter, parametersBefore)))\n"
         if let before = macsBefore, let after = macsAfter {

@@ -37,7 +37,7 @@ public struct SVGPlot: Sendable {
 
     /// Accuracy (percent) against parameters kept over the search history.
     func accuracyPanel(x: Double, y: Double, width: Double, height: Double) -> String {
-        let history = report.history
+        let history = report.history.isEmpty ? report.filter?.history ?? [] : report.history
         let baseline = report.inputAccuracy.validation.map { 100 * $0 }
         let floor = baseline.map { $0 - report.maxAccuracyDrop }
         let accuracies = history.map { 100 * $0.validationAccuracy } + [baseline, floor].compactMap { $0 }
@@ -92,7 +92,7 @@ public struct SVGPlot: Sendable {
     /// Original rank (grey) and bases kept (blue) per layer, as horizontal bars.
     func basesPanel(x: Double, y: Double, width: Double, rowHeight: Double) -> String {
         let layers = report.layers
-        let axis = Axis(low: 0, high: Double(layers.map(\.rank).max() ?? 1))
+        let axis = Axis(low: 0, high: Double(layers.map { $0.rank ?? $0.outputChannelsBefore }.max() ?? 1))
         func px(_ v: Double) -> Double { x + v / axis.high * width }
         let height = rowHeight * Double(max(layers.count, 1))
         var out = "<g id=\"bases\">\n"
@@ -106,8 +106,8 @@ public struct SVGPlot: Sendable {
             let top = y + Double(i) * rowHeight
             let label = l.name.count > 44 ? "…" + l.name.suffix(43) : l.name
             out += "<text x=\"\(n(x - 6))\" y=\"\(n(top + rowHeight - 3.5))\" text-anchor=\"end\" font-size=\"10\">\(escape(label))</text>\n"
-            out += "<rect x=\"\(n(x))\" y=\"\(n(top + 2))\" width=\"\(n(px(Double(l.rank)) - x))\" height=\"\(n(rowHeight - 4))\" fill=\"\(Self.rankColour)\"/>\n"
-            out += "<rect x=\"\(n(x))\" y=\"\(n(top + 2))\" width=\"\(n(px(Double(l.kept)) - x))\" height=\"\(n(rowHeight - 4))\" fill=\"\(Self.accent)\"/>\n"
+            out += "<rect x=\"\(n(x))\" y=\"\(n(top + 2))\" width=\"\(n(px(Double(l.rank ?? l.outputChannelsBefore)) - x))\" height=\"\(n(rowHeight - 4))\" fill=\"\(Self.rankColour)\"/>\n"
+            out += "<rect x=\"\(n(x))\" y=\"\(n(top + 2))\" width=\"\(n(px(Double(l.kept ?? l.outputChannelsAfter)) - x))\" height=\"\(n(rowHeight - 4))\" fill=\"\(Self.accent)\"/>\n"
         }
         out += "<text x=\"\(n(x + width / 2))\" y=\"\(n(y + height + 36))\" text-anchor=\"middle\">bases (rank = min(n, Cout))</text>\n"
         let ly = y + height + 58

@@ -2,6 +2,15 @@ import Foundation
 
 /// The choices of the pruning search; defaults are METHOD.md's ("ours").
 public struct PruningOptions: Sendable {
+    public enum Method: String, Sendable, Codable, CaseIterable {
+        /// Basis pruning only: every layer keeps its channels.
+        case basis
+        /// Filter (channel) pruning only.
+        case filter
+        /// Filter pruning, then basis pruning of the result, sharing the budget.
+        case double
+    }
+
     public enum Normalization: String, Sendable, Codable, CaseIterable { case none, layer }
     public enum Ranking: String, Sendable, Codable, CaseIterable {
         /// Importance per parameter a basis costs (`n + Cout`), pruned in rounds.
@@ -10,6 +19,10 @@ public struct PruningOptions: Sendable {
         case importance
     }
 
+    public var method = Method.double
+    /// With `double`: the fraction of the usable budget (`maxAccuracyDrop - margin`) the filter
+    /// stage may spend; basis pruning gets the rest.
+    public var filterShare = 0.5
     public var epochs = 1
     public var learningRate: Float = 1e-2
     public var optimizer = Optimizer.Method.adam
@@ -98,7 +111,9 @@ public struct PruningSearch: Sendable {
         return order
     }
 
-    public func run() throws(EngineError) -> PruningResult {
+    /// With `baseline`, the floor is measured from that accuracy (the input model's, when this
+    /// model is already the result of an earlier stage) and the split model is not validated.
+    public func run(baseline known: Double? = nil) throws(EngineError) -> PruningResult {
         var phases: [(String, Double)] = []
         var clock = Date()
         func lap(_ name: String) {
@@ -107,8 +122,11 @@ public struct PruningSearch: Sendable {
         }
         let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, reporter: reporter)
         var state = ScalingState(layers: layers)
-        let baseline = try accuracy(state, phase: "validate input model")
-        lap("validate input model")
+        let baseline: Double
+        if let known { baseline = known } else {
+            baseline = try accuracy(state, phase: "validate input model")
+            lap("validate input model")
+        }
 
         var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
         var importance: [String: [Double]] = [:]

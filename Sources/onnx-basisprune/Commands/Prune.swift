@@ -5,12 +5,24 @@ enum PruneCommand {
     static let help = """
         USAGE: onnx-basisprune IN.onnx OUT.onnx --data SPEC [options]
 
-        Basis pruning without fine-tuning weights (see README): folds BatchNorm, splits every
-        Conv and Gemm/MatMul by SVD into basis and scaling parts, trains only the per-basis
-        scaling factors on --data, ranks bases by first-order Taylor importance |s * dL/ds|, and
-        removes as many as the accuracy budget allows, in rounds (remove a fraction of the
-        remaining bases, retrain the factors on part of the training data, re-rank). OUT is
-        written atomically; a summary table goes to stdout, progress to stderr.
+        Prunes a model without fine-tuning its weights (see README). Basis pruning folds
+        BatchNorm, splits every Conv and Gemm/MatMul by SVD into basis and scaling parts, trains
+        only the per-basis scaling factors on --data, ranks bases by first-order Taylor
+        importance |s * dL/ds|, and removes as many as the accuracy budget allows, in rounds
+        (remove a fraction of the remaining bases, retrain the factors on part of the training
+        data, re-rank). Filter pruning finds which channels must go together (residual Adds,
+        depthwise convs, Concat, the Gemm head), ranks those groups by first-order Taylor
+        importance of a unit mask where the next layers read them, and removes whole filters in
+        rounds, training nothing. OUT is written atomically; a summary table goes to stdout,
+        progress to stderr.
+
+        METHOD:
+          --method basis|filter|double
+                                basis: basis pruning only; filter: filter pruning only;
+                                double (default): filter pruning, then basis pruning of the
+                                result, sharing the accuracy budget
+          --filter-share F      with double: fraction of the usable budget (--max-accuracy-drop
+                                minus --margin) the filter stage may spend (default 0.5)
 
         DATA:
         \(DataOptions.help)
@@ -36,7 +48,8 @@ enum PruneCommand {
           --margin P            points a candidate must stay above that floor, because the
                                 search picks among many candidates on one validation set
                                 (default 0.3)
-          --prune-ratio R       remove this fraction of all bases instead of searching
+          --prune-ratio R       remove this fraction of all bases (and with filter, of all
+                                channel groups) instead of searching
           --ranking per-parameter|importance
                                 per-parameter (default): importance divided by the parameters a
                                 basis costs (n + Cout); importance: raw Taylor importance
@@ -44,7 +57,8 @@ enum PruneCommand {
                                 divide importance by its layer's total before ranking (default none)
           --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
                                 a round that breaks the budget is retried with half
-          --retrain-images N    training images each round retrains on (default 10000)
+          --retrain-images N    training images each round retrains on, and filter pruning
+                                measures importance on (default 10000)
 
         OUTPUT:
           --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 1,
@@ -66,7 +80,7 @@ enum PruneCommand {
     static let valueOptions: Set<String> = DataOptions.valueOptions.union([
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
-        "--retrain-images", "--report", "--plot",
+        "--retrain-images", "--report", "--plot", "--method", "--filter-share",
     ])
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -104,6 +118,11 @@ enum PruneCommand {
         }
         o.roundFraction = try double(args, "--round-fraction", default: 0.1, range: 0.001...0.9)
         o.retrainImages = try positiveInt(args, "--retrain-images", default: 10_000)
+        if let text = args.values["--method"] {
+            guard let m = PruningOptions.Method(rawValue: text) else { throw .usage("--method '\(text)' is not basis, filter or double") }
+            o.method = m
+        }
+        o.filterShare = try double(args, "--filter-share", default: o.filterShare, range: 0...1)
         return o
     }
 
@@ -143,21 +162,43 @@ enum PruneCommand {
         do {
             var clock = Date()
             let original = try GraphSummary(model: model)
-            let (split, layers) = try Pipeline.split(model)
-            let splitSeconds = Date().timeIntervalSince(clock)
-            let executor = try Executor(model: split)
-            let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
-                                       validation: validation, validationIndices: validationIndices, options: options, reporter: reporter)
-            let result = try search.run()
-            guard result.withinBudget || args.has("--force") else {
+            var phases: [PruneReport.Phase] = []
+            var stage = model
+            var filtered: (result: FilterPruningResult, stage: PruneReport.FilterStage)?
+            if options.method != .basis {
+                let share = options.method == .filter ? 1 : options.filterShare
+                (stage, filtered) = try filterStage(model, share: share, train: train, trainIndices: trainIndices, validation: validation,
+                                                     validationIndices: validationIndices, options: options, reporter: reporter)
+                phases += filtered!.result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+                clock = Date()
+            }
+            let baseline = filtered?.result.baselineValidationAccuracy
+            let pruned: Model
+            var basis: PruningResult?
+            if options.method == .filter {
+                pruned = stage
+            } else {
+                let (split, layers) = try Pipeline.split(stage)
+                phases.append(PruneReport.Phase(name: "split", seconds: Date().timeIntervalSince(clock)))
+                let executor = try Executor(model: split)
+                let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
+                                           validation: validation, validationIndices: validationIndices, options: options, reporter: reporter)
+                let result = try search.run(baseline: baseline)
+                phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+                clock = Date()
+                pruned = try Pipeline.export(split, layers: layers, choices: result.state.choices)
+                basis = result
+            }
+            let inputValidation = baseline ?? basis!.baselineValidationAccuracy
+            let finalValidation = basis?.validationAccuracy ?? filtered!.result.validationAccuracy
+            let withinBudget = finalValidation >= inputValidation - options.maxAccuracyDrop / 100
+            guard withinBudget || args.has("--force") else {
                 throw CLIError(message: String(format: "the accuracy budget cannot be met: the best candidate's validation accuracy %.2f %% is below the input model's %.2f %% minus %g points; \(outputPath) not written (--force writes it)",
-                                               100 * result.validationAccuracy, 100 * result.baselineValidationAccuracy, options.maxAccuracyDrop),
+                                               100 * finalValidation, 100 * inputValidation, options.maxAccuracyDrop),
                                code: .budgetNotMet)
             }
-            clock = Date()
-            let pruned = try Pipeline.export(split, layers: layers, choices: result.state.choices)
             try ONNXExporter.write(pruned, to: outputPath)
-            let exportSeconds = Date().timeIntervalSince(clock)
+            phases.append(PruneReport.Phase(name: "export", seconds: Date().timeIntervalSince(clock)))
             clock = Date()
             let after = try GraphSummary(model: pruned)
             let output = try Executor(model: pruned)
@@ -166,22 +207,21 @@ enum PruneCommand {
             var testAccuracy: (Double, Double)?
             if let test {
                 let all = Array(0..<test.images.count)
-                let a = try executor.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model")).accuracy
+                let input = try Executor(model: model)
+                let a = try input.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model")).accuracy
                 let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model")).accuracy
                 testAccuracy = (a, b)
             }
-            var phases = [PruneReport.Phase(name: "split", seconds: splitSeconds)]
-            phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-            phases += [PruneReport.Phase(name: "export", seconds: exportSeconds),
-                       PruneReport.Phase(name: "evaluate output", seconds: Date().timeIntervalSince(clock))]
+            phases.append(PruneReport.Phase(name: "evaluate output", seconds: Date().timeIntervalSince(clock)))
             var report = PruneReport(
-                input: inputPath, output: outputPath, layers: PruneReport.layers(result.state, original: original),
+                method: options.method.rawValue, input: inputPath, output: outputPath,
+                layers: PruneReport.layers(original: original, after: after, state: basis?.state),
                 parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
                 macsBefore: original.layerMACs, macsAfter: after.layerMACs,
-                inputAccuracy: PruneReport.Accuracy(validation: result.baselineValidationAccuracy, test: testAccuracy?.0),
+                inputAccuracy: PruneReport.Accuracy(validation: inputValidation, test: testAccuracy?.0),
                 outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
-                maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: result.withinBudget, history: result.history,
-                phases: phases)
+                maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: withinBudget, history: basis?.history ?? [],
+                filter: filtered?.stage, phases: phases)
             if args.has("--verify") {
                 report.verify = try verify(outputPath, input: model, validation: validation, indices: validationIndices,
                                            maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)
@@ -194,7 +234,7 @@ enum PruneCommand {
                                                100 * verify.accuracy, 100 * verify.referenceAccuracy, options.maxAccuracyDrop),
                                code: .verificationFailed, output: summary)
             }
-            if !result.withinBudget {
+            if !withinBudget {
                 throw CLIError(message: "the accuracy budget cannot be met; \(outputPath) was written because of --force", code: .budgetNotMet, output: summary)
             }
             return summary
@@ -211,6 +251,29 @@ enum PruneCommand {
         } catch {
             throw CLIError(message: "\(error)", code: .runtimeFailure)
         }
+    }
+
+    /// Filter pruning of `model` (BatchNorm folded first) within `share` of the usable budget;
+    /// returns the model with the chosen channels removed.
+    static func filterStage(
+        _ model: Model, share: Double, train: Preprocessor, trainIndices: [Int], validation: Preprocessor, validationIndices: [Int],
+        options: PruningOptions, reporter: any Reporter
+    ) throws -> (Model, (result: FilterPruningResult, stage: PruneReport.FilterStage)) {
+        var folded = model
+        folded.graph = try FoldBatchNorm.run(model.graph)
+        let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
+        let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: train, trainIndices: trainIndices,
+                                      validation: validation, validationIndices: validationIndices, options: options, share: share,
+                                      reporter: reporter)
+        let result = try search.run()
+        var pruned = folded
+        pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed)
+        let filters = result.removed.reduce(0) { $0 + analysis.groups[$1].reduce(0) { $0 + analysis.spaces[$1.space].producers.count } }
+        let stage = PruneReport.FilterStage(
+            share: share, groups: analysis.groups.count, groupsRemoved: result.removed.count, filtersRemoved: filters,
+            parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: result.removed),
+            validationAccuracy: result.validationAccuracy, history: result.history)
+        return (pruned, (result, stage))
     }
 
     /// Reloads `path` from disk and runs it beside `input` (exit 4 when it cannot be imported or run).
