@@ -23,7 +23,7 @@ import Testing
             // (measured: margin 0.3 and lr 0.01 here lost 1.55 points on the test images).
             Fixtures.bundledModel, out, "--data", "\(Self.data),range=0:10000",
             "--val-data", "\(Self.data),split=test,range=0:3000", "--test-data", "\(Self.data),split=test,range=5000:7000",
-            "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.6", "--report", reportPath, "--quiet",
+            "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.6", "--report", reportPath, "--quiet", "--method", "basis",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         print(result.stdout)
@@ -39,6 +39,43 @@ import Testing
         #expect(paramsBefore == 3_362_810)
         #expect(paramsAfter < paramsBefore)
         print("parameters \(paramsBefore) -> \(paramsAfter): \(100 * (1 - Double(paramsAfter) / Double(paramsBefore))) % fewer")
+    }
+
+    /// Filter pruning alone and double pruning on the same reduced data: both outputs pass the
+    /// checker and stay within the 1-point budget in onnxruntime on test images no choice saw,
+    /// double removes more parameters than filter alone, and the per-layer rows are the output
+    /// model's own layers.
+    @Test func reducedFilterAndDoubleRunsMeetTheBudget() throws {
+        let directory = Fixtures.temporaryDirectory("double")
+        let before = try ortAccuracy(Fixtures.bundledModel, range: (5000, 7000))
+        var parameters: [String: Int] = [:]
+        for method in ["filter", "double"] {
+            let out = directory + "/\(method).onnx", reportPath = directory + "/\(method).json"
+            let result = try run(Fixtures.executable, [
+                Fixtures.bundledModel, out, "--data", "\(Self.data),range=0:10000",
+                "--val-data", "\(Self.data),split=test,range=0:3000", "--test-data", "\(Self.data),split=test,range=5000:7000",
+                "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.6", "--report", reportPath, "--quiet", "--method", method,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            print(result.stdout)
+            let checked = try runJudge("check_model.py", [out]) as! [String: String]
+            #expect(checked[out] == "ok")
+            let after = try ortAccuracy(out, range: (5000, 7000))
+            print("--method \(method): onnxruntime on test images 5000-6999: input \(before), output \(after)")
+            #expect(after >= before - 0.01)
+            #expect(try schemaError("prune", document: reportPath) == nil)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
+            #expect(report["method"] as? String == method)
+            let filter = try #require(report["filter"] as? [String: Any])
+            #expect((filter["groups"] as? Int) == 11_024)
+            #expect((filter["groups_removed"] as? Int ?? 0) > 0)
+            parameters[method] = try #require(report["parameters_after"] as? Int)
+            // The rows add up to the model's total, measured in the written file.
+            let layers = try #require(report["layers"] as? [[String: Any]])
+            #expect(layers.reduce(0) { $0 + ($1["parameters_after"] as! Int) } == parameters[method])
+        }
+        print("parameters after: \(parameters)")
+        #expect(parameters["double"]! < parameters["filter"]!)
     }
 
     /// Same inputs and seed give a byte-identical output file.
