@@ -119,17 +119,12 @@ public struct ChannelDependency: Sendable {
         var raw: [Space] = []
         var rawOf: [String: Int] = [:]
         let constantNames: Set<String>
-        let constantNodes: [String: Tensor]
 
         init(graph: Graph, facts: [String: ValueFacts]) {
             self.graph = graph
             self.facts = facts
-            var nodes: [String: Tensor] = [:]
-            for node in graph.nodes where node.opType == "Constant" {
-                if let t = node.tensor("value"), let out = node.outputs.first { nodes[out] = t }
-            }
-            constantNodes = nodes
-            constantNames = Set(graph.initializers.compactMap(\.name)).union(nodes.keys)
+            let constantOutputs = graph.nodes.filter { $0.opType == "Constant" }.compactMap(\.outputs.first)
+            constantNames = Set(graph.initializers.compactMap(\.name)).union(constantOutputs)
         }
 
         func channels(_ tensor: String) -> Int? {
@@ -236,7 +231,7 @@ public struct ChannelDependency: Sendable {
                 }
                 join(output, to: x)
                 raw[rawOf[x]!].channelwise.append(index)
-            case _ where Self.unaryOps.contains(node.opType):
+            case _ where ChannelDependency.unary.contains(node.opType):
                 guard let x = node.input(0), rawOf[x] != nil else { return }
                 join(output, to: x)
                 for extra in node.outputs.dropFirst() where !extra.isEmpty { block(x, "\(what) has a second output") }
@@ -279,8 +274,6 @@ public struct ChannelDependency: Sendable {
                 for input in tracked { block(input, "read by \(what)") }
             }
         }
-
-        static var unaryOps: Set<String> { ChannelDependency.unary }
 
         mutating func elementwise(_ index: Int, _ node: Node, what: String) {
             guard let output = node.outputs.first, let c = channels(output), let outRank = facts[output]?.shape.count else {

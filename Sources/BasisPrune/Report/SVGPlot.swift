@@ -32,7 +32,7 @@ public struct SVGPlot: Sendable {
 
     var title: String {
         let kept = report.parametersBefore > 0 ? 100 * Double(report.parametersAfter) / Double(report.parametersBefore) : 100
-        return "Basis pruning of \(fileName(report.input)): \(grouped(report.parametersAfter)) of \(grouped(report.parametersBefore)) layer parameters kept (\(n(kept, 1)) %)"
+        return "Pruning (--method \(report.method)) of \(fileName(report.input)): \(grouped(report.parametersAfter)) of \(grouped(report.parametersBefore)) layer parameters kept (\(n(kept, 1)) %)"
     }
 
     /// Accuracy (percent) against parameters kept over the search history.

@@ -8,8 +8,6 @@ public struct FilterPruningResult: Sendable {
     /// Rounds; `keptBases` counts the removable channel groups kept.
     public var history: [PruningRound]
     public var phases: [(name: String, seconds: Double)]
-    /// Whether the result is within the stage's share of the budget on the validation data.
-    public var withinBudget: Bool
 }
 
 /// Filter pruning without fine-tuning: ranks channel groups by first-order Taylor importance
@@ -25,6 +23,8 @@ public struct FilterSearch: Sendable {
     public let graph: Graph
     public let analysis: ChannelDependency
     public let masks: [ChannelPruning.Mask]
+    /// Per mask, the group of each of its channels (nil where the channel is in no removable group).
+    let maskGroups: [[Int?]]
     public let train: Preprocessor
     public let trainIndices: [Int]
     public let validation: Preprocessor
@@ -43,6 +43,7 @@ public struct FilterSearch: Sendable {
         self.graph = graph
         self.analysis = analysis
         self.masks = masks
+        maskGroups = masks.map { m in (0..<m.channels).map { analysis.groupOf[ChannelDependency.Channel(space: m.space, channel: $0)] } }
         self.train = train
         self.trainIndices = trainIndices
         self.validation = validation
@@ -66,7 +67,6 @@ public struct FilterSearch: Sendable {
         let parameters = ChannelPruning.maskValues(masks, analysis, removed: removed)
         var total = [Double](repeating: 0, count: analysis.groups.count)
         var batchSum = [Double](repeating: 0, count: analysis.groups.count)
-        let groupOf: [[Int?]] = masks.map { m in (0..<m.channels).map { analysis.groupOf[ChannelDependency.Channel(space: m.space, channel: $0)] } }
         let start = Date()
         var begin = 0
         while begin < images.count {
@@ -77,7 +77,7 @@ public struct FilterSearch: Sendable {
             for i in batchSum.indices { batchSum[i] = 0 }
             for (k, m) in masks.enumerated() {
                 guard let g = result.gradients[m.initializer]?.floats else { continue }
-                for c in 0..<m.channels { if let group = groupOf[k][c] { batchSum[group] += Double(g[c]) } }
+                for c in 0..<m.channels { if let group = maskGroups[k][c] { batchSum[group] += Double(g[c]) } }
             }
             for i in total.indices where !removed.contains(i) { total[i] += abs(batchSum[i]) * Double(batch.count) }
             let rate = Double(begin) / max(Date().timeIntervalSince(start), 1e-9)
@@ -132,8 +132,7 @@ public struct FilterSearch: Sendable {
         }
         lap("filter pruning in rounds")
         return FilterPruningResult(removed: removed, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
-                                   history: history, phases: phases,
-                                   withinBudget: acceptedAccuracy >= baseline - share * options.maxAccuracyDrop / 100)
+                                   history: history, phases: phases)
     }
 
     /// The `count` lowest-scoring groups not yet removed, leaving every space at least one channel.

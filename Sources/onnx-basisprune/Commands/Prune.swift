@@ -61,7 +61,7 @@ enum PruneCommand {
                                 measures importance on (default 10000)
 
         OUTPUT:
-          --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 1,
+          --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 2,
                                 schemas/prune.schema.json)
           --plot FILE.svg       an SVG: validation accuracy against parameters kept over the
                                 search, and bases kept per layer
