@@ -51,10 +51,13 @@ import Testing
         var parameters: [String: Int] = [:]
         for method in ["filter", "double"] {
             let out = directory + "/\(method).onnx", reportPath = directory + "/\(method).json"
+            // Margin 0.8, not the basis test's 0.6: double runs two searches on the same 3,000
+            // validation images and flatters itself twice (measured at 0.6: validation 92.33 ->
+            // 92.07 %, onnxruntime test 92.45 -> 91.20 %, over the budget; at 0.8: 91.80 %).
             let result = try run(Fixtures.executable, [
                 Fixtures.bundledModel, out, "--data", "\(Self.data),range=0:10000",
                 "--val-data", "\(Self.data),split=test,range=0:3000", "--test-data", "\(Self.data),split=test,range=5000:7000",
-                "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.6", "--report", reportPath, "--quiet", "--method", method,
+                "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.8", "--report", reportPath, "--quiet", "--method", method,
             ])
             #expect(result.status == 0, "\(result.stderr)")
             print(result.stdout)

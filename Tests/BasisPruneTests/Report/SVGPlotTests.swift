@@ -6,11 +6,11 @@ import Testing
 /// The `--plot` SVG from a report, rendered by a real renderer (librsvg's rsvg-convert).
 @Suite struct SVGPlotTests {
     static let reportJSON = """
-        {"schema": "onnx-basisprune/prune", "schema_version": 1, "input": "dir/in.onnx", "output": "out.onnx",
+        {"schema": "onnx-basisprune/prune", "schema_version": 2, "method": "basis", "input": "dir/in.onnx", "output": "out.onnx",
          "layers": [
-           {"name": "conv1", "op": "Conv", "rank": 27, "kept": 20, "remerged": true, "parameters_before": 896, "parameters_after": 896},
-           {"name": "conv2", "op": "Conv", "rank": 64, "kept": 12, "remerged": false, "parameters_before": 18496, "parameters_after": 4352},
-           {"name": "fc", "op": "Gemm", "rank": 10, "kept": 10, "remerged": true, "parameters_before": 12810, "parameters_after": 12810}],
+           {"name": "conv1", "op": "Conv", "output_channels_before": 32, "output_channels_after": 32, "rank": 27, "kept": 20, "remerged": true, "parameters_before": 896, "parameters_after": 896},
+           {"name": "conv2", "op": "Conv", "output_channels_before": 64, "output_channels_after": 64, "rank": 64, "kept": 12, "remerged": false, "parameters_before": 18496, "parameters_after": 4352},
+           {"name": "fc", "op": "Gemm", "output_channels_before": 10, "output_channels_after": 10, "rank": 10, "kept": 10, "remerged": true, "parameters_before": 12810, "parameters_after": 12810}],
          "parameters_before": 32202, "parameters_after": 18058,
          "input_accuracy": {"validation": 0.92}, "output_accuracy": {"validation": 0.915}, "max_accuracy_drop": 1.0, "within_budget": true,
          "history": [
