@@ -6,6 +6,8 @@
 #
 #   bench/methods.sh [OUTDIR] [METHOD...]       (default: /tmp/onnx-basisprune-methods, all three)
 #
+# A method whose OUTDIR/METHOD.json and .onnx exist is not run again (delete them to rerun);
+# the time column is the sum of the report's phases.
 # Takes about 20 minutes on 2 cores. Extra flags for every run: EXTRA="--filter-share 0.3".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,31 +21,21 @@ swift build -c release --product onnx-basisprune >/dev/null
 mkdir -p "$out"
 cp .build/release/onnx-basisprune "$bin"
 judge=Tests/TestSupport/python/ort_accuracy.py
-input_test=$(python3 "$judge" "$model" "$fmnist" t10k 5000 10000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
 rows=()
+accuracy() { python3 "$judge" "$1" "$fmnist" t10k 5000 10000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])'; }
+input_test=$(accuracy "$model")
 for method in $methods; do
-    start=$(date +%s)
-    set +e
-    # shellcheck disable=SC2086
-    "$bin" "$model" "$out/$method.onnx" --data idx:$fmnist --val-data idx:$fmnist,split=test,range=0:5000 \
-        --test-data idx:$fmnist,split=test,range=5000:10000 --method "$method" --report "$out/$method.json" --quiet ${EXTRA:-} \
-        > "$out/$method.txt"
-    code=$?
-    set -e
-    seconds=$(( $(date +%s) - start ))
-    if [ ! -f "$out/$method.onnx" ]; then rows+=("| $method | exit $code, no output | | | | | ${seconds} s |"); continue; fi
-    output_test=$(python3 "$judge" "$out/$method.onnx" "$fmnist" t10k 5000 10000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
-    rows+=("$(python3 - "$out/$method.json" "$input_test" "$output_test" "$seconds" "$code" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-before, after = r["parameters_before"], r["parameters_after"]
-macs = 100 * (1 - r["macs_after"] / r["macs_before"])
-vi, vo = 100 * r["input_accuracy"]["validation"], 100 * r["output_accuracy"]["validation"]
-ti, to = 100 * float(sys.argv[2]), 100 * float(sys.argv[3])
-print(f"| {r['method']} | {before:,} -> {after:,} ({100 * (1 - after / before):.1f} % fewer) | {macs:.1f} % | "
-      f"{vi:.2f} -> {vo:.2f} | {ti:.2f} -> {to:.2f} ({to - ti:+.2f}) | exit {sys.argv[5]} | {sys.argv[4]} s |")
-PY
-)")
+    code=0
+    if [ -f "$out/$method.json" ] && [ -f "$out/$method.onnx" ]; then
+        echo "$method: reusing $out/$method.json (delete it to run again)" >&2
+    else
+        # shellcheck disable=SC2086
+        "$bin" "$model" "$out/$method.onnx" --data idx:$fmnist --val-data idx:$fmnist,split=test,range=0:5000 \
+            --test-data idx:$fmnist,split=test,range=5000:10000 --method "$method" --report "$out/$method.json" --quiet ${EXTRA:-} \
+            > "$out/$method.txt" || code=$?
+    fi
+    if [ ! -f "$out/$method.onnx" ]; then rows+=("| $method | exit $code, no output | | | | | |"); continue; fi
+    rows+=("$(python3 bench/methods_row.py "$out/$method.json" "$input_test" "$(accuracy "$out/$method.onnx")" "$code")")
 done
 echo "| method | parameters (Conv/Gemm weights and biases) | MACs fewer | validation % (test 0-4999) | onnxruntime test % (test 5000-9999) | exit | time |"
 echo "|---|---|---|---|---|---|---|"
