@@ -4,6 +4,7 @@
 #   make test         deps, then the whole test suite (release mode)
 #   make demo         deps, then the main job on the bundled default model and Fashion-MNIST
 #   make bench        deps, then the benchmarks in bench/
+#   make bench-deploy deps, then onnxruntime latency of the input, onnxslim'd input and each --method's output
 #   make lint         layering checks (C imports only where they belong)
 #   make proto        regenerate Sources/COnnxProto from the pinned onnx wheel's onnx.proto
 #   make check-proto  fail if Sources/COnnxProto differs from a fresh generation
@@ -15,7 +16,7 @@ PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy 
 BIN := .build/release/onnx-basisprune
 DEMO_MODEL := fixtures/fmnist-lite0-32.onnx
 
-.PHONY: deps build test demo bench lint proto check-proto
+.PHONY: deps build test demo bench bench-deploy lint proto check-proto
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -48,6 +49,9 @@ demo: build
 bench: deps
 	swift build -c release --product bench
 	.build/release/bench engine 3
+
+bench-deploy: deps
+	bench/deploy.sh
 
 lint:
 	@bad=$$(grep -rln "import COnnxProto\|import COnnxSupport\|import CProtobufC" Sources/BasisPrune | grep -v "^Sources/BasisPrune/ONNX/"; \

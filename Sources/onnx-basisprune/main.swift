@@ -15,6 +15,8 @@ let topLevelHelp = """
                           per-layer table of Conv/Gemm/MatMul layers with MACs
       diff A B            what changed between two models, layer by layer (split layers as
                           one entry with their rank change), and in total
+      simplify IN OUT     fold constants and shape arithmetic, merge Pads into Convs, drop
+                          Identity/Dropout and dead nodes (the same function, a cleaner graph)
       split IN OUT        fold BatchNorm and split every layer into basis and scaling parts
                           (no data, no pruning: the same function, for inspection)
       eval MODEL --data SPEC
@@ -34,6 +36,7 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     case "diff": return try DiffCommand.run(rest)
     case "eval": return try EvalCommand.run(rest)
     case "split": return try SplitCommand.run(rest)
+    case "simplify": return try SimplifyCommand.run(rest)
     case "prune": return try PruneCommand.run(rest)
     case "help", "--help", "-h": return topLevelHelp
     default:

@@ -1,3 +1,4 @@
+import BasisPrune
 import Foundation
 import TestSupport
 import Testing
@@ -9,6 +10,21 @@ import Testing
     func ortAccuracy(_ model: String, range: (Int, Int)) throws -> Double {
         let judged = try runJudge("ort_accuracy.py", [model, Fixtures.fashionMNIST, "t10k", "\(range.0)", "\(range.1)"]) as! [String: Any]
         return judged["accuracy"] as! Double
+    }
+
+    /// Channel counts of the output's Convs that are not multiples of `multiple`: output
+    /// channels of every Conv, input channels of every Conv that does not read the 3-channel image.
+    func misalignedConvs(_ path: String, multiple: Int = 8) throws -> [String] {
+        let model = try ONNXImporter.load(path: path)
+        let weights = model.graph.initializersByName
+        var bad: [String] = []
+        for node in model.graph.nodes where node.opType == "Conv" {
+            let w = try #require(weights[node.inputs[1]])
+            let inputs = w.dims[1] * (node.int("group", default: 1) ?? 1)
+            if w.dims[0] % multiple != 0 { bad.append("\(node.displayName): \(w.dims[0]) outputs") }
+            if node.inputs[0] != "input", inputs % multiple != 0 { bad.append("\(node.displayName): \(inputs) inputs") }
+        }
+        return bad
     }
 
     /// The reduced CI version of the end-to-end run: the output, evaluated by
@@ -29,6 +45,7 @@ import Testing
         print(result.stdout)
         let checked = try runJudge("check_model.py", [out]) as! [String: String]
         #expect(checked[out] == "ok")
+        #expect(try misalignedConvs(out) == [])
         let before = try ortAccuracy(Fixtures.bundledModel, range: (5000, 7000))
         let after = try ortAccuracy(out, range: (5000, 7000))
         print("onnxruntime on test images 5000-6999: input \(before), output \(after)")
@@ -63,6 +80,8 @@ import Testing
             print(result.stdout)
             let checked = try runJudge("check_model.py", [out]) as! [String: String]
             #expect(checked[out] == "ok")
+            // --channel-multiple 8 (the default): every Conv's channels are multiples of 8.
+            #expect(try misalignedConvs(out) == [])
             let after = try ortAccuracy(out, range: (5000, 7000))
             print("--method \(method): onnxruntime on test images 5000-6999: input \(before), output \(after)")
             #expect(after >= before - 0.01)

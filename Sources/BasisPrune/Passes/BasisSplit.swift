@@ -19,6 +19,9 @@ public struct SplitLayer: Sendable {
     /// The initializer holding the scaling factors `s` (ones after the split).
     public var factors: String
     public var scalingWeight: String
+    /// Output positions per image (`H * W` of a conv's output, 1 for a Gemm); `Pipeline.split`
+    /// sets it from static shape inference.
+    public var outputPositions = 1
 
     /// The name users know the layer by.
     public var name: String { original.displayName }
@@ -26,16 +29,34 @@ public struct SplitLayer: Sendable {
     /// Weight and bias elements of the original layer.
     public var originalParameters: Int { inputLength * outputChannels + (hasBias ? outputChannels : 0) }
 
-    /// Weight and bias elements with `kept` bases: split, or re-merged when that is smaller.
+    /// Weight and bias elements with `kept` bases: split, or re-merged.
     public func parameters(kept: Int) -> Int {
-        min(kept * (inputLength + outputChannels), inputLength * outputChannels) + (hasBias ? outputChannels : 0)
+        (remerges(kept: kept) ? inputLength * outputChannels : kept * (inputLength + outputChannels)) + (hasBias ? outputChannels : 0)
     }
 
-    /// Whether `kept` bases are exported as one layer again (the split would not be smaller).
-    public func remerges(kept: Int) -> Bool { kept * (inputLength + outputChannels) >= inputLength * outputChannels }
+    /// MACs per image a split layer's second Conv costs beyond its multiply-accumulates
+    /// (`Objective.splitOverhead`; 0 unless the objective is latency).
+    public var splitOverhead = 0
+
+    /// Whether `kept` bases are exported as one layer again: the split would not be smaller
+    /// (in parameters, which is the same as in MACs), or, with a split overhead, would not save
+    /// more MACs than the second Conv's fixed cost.
+    public func remerges(kept: Int) -> Bool {
+        kept * (inputLength + outputChannels) * outputPositions + splitOverhead >= inputLength * outputChannels * outputPositions
+    }
 
     /// Parameters one basis costs in the split form (`n + Cout`).
     public var basisCost: Int { inputLength + outputChannels }
+
+    /// What one basis costs under `objective`: its parameters, or its MACs per image
+    /// (`(n + Cout) * positions`; the merged layer costs `n * Cout * positions`, so the
+    /// re-merge rule is the same under both).
+    public func basisCost(_ objective: Objective) -> Int {
+        switch objective {
+        case .params: basisCost
+        case .macs, .latency: basisCost * outputPositions
+        }
+    }
 }
 
 /// Splits every Conv with one group and more than one input per output (not depthwise), and

@@ -172,6 +172,12 @@ public enum ChannelPruning {
     /// Weight and bias elements of the Conv, Gemm and MatMul layers once `removed` groups go
     /// (the same count `GraphSummary.layerParameters` gives for the pruned graph).
     public static func layerParameters(_ graph: Graph, _ analysis: ChannelDependency, removed: Set<Int>) -> Int {
+        layerSize(graph, analysis, removed: removed, positions: nil)
+    }
+
+    /// With `positions` (output positions per image by node index): MACs per image of those
+    /// layers (weight elements times positions, biases not counted); without: parameters.
+    static func layerSize(_ graph: Graph, _ analysis: ChannelDependency, removed: Set<Int>, positions: [Int: Int]?) -> Int {
         let channels = analysis.removedChannels(removed)
         var inputRemoved: [Int: Int] = [:], outputRemoved: [Int: Int] = [:]
         for (n, space) in analysis.spaces.enumerated() {
@@ -192,25 +198,30 @@ public enum ChannelPruning {
                 dims[transB ? 0 : 1] -= o
                 dims[transB ? 1 : 0] -= i
             }
+            if let positions {
+                total += dims.reduce(1, *) * (positions[index] ?? 1)
+                continue
+            }
             total += dims.reduce(1, *)
             if let b = node.input(2).flatMap({ initializers[$0] }) { total += b.elementCount > 1 ? b.elementCount - o : b.elementCount }
         }
         return total
     }
 
-    /// Parameters each group frees on its own (its filters, per-channel weights and input columns).
-    public static func groupCosts(_ graph: Graph, _ analysis: ChannelDependency) -> [Int] {
-        let all = layerParameters(graph, analysis, removed: [])
+    /// What each group frees on its own (its filters, per-channel weights and input columns):
+    /// parameters, or with `positions` MACs per image.
+    public static func groupCosts(_ graph: Graph, _ analysis: ChannelDependency, positions: [Int: Int]? = nil) -> [Int] {
+        let all = layerSize(graph, analysis, removed: [], positions: positions)
         // Removing one channel of a space frees the same amount for every channel of it.
         var perSpace: [Int: Int] = [:]
         for (n, _) in analysis.spaces.enumerated() {
             guard let g = analysis.groups.firstIndex(where: { $0.count == 1 && $0[0].space == n }) else { continue }
-            perSpace[n] = all - layerParameters(graph, analysis, removed: [g])
+            perSpace[n] = all - layerSize(graph, analysis, removed: [g], positions: positions)
         }
         return analysis.groups.indices.map { g in
             let members = analysis.groups[g]
             if members.count == 1, let cost = perSpace[members[0].space] { return cost }
-            return all - layerParameters(graph, analysis, removed: [g])
+            return all - layerSize(graph, analysis, removed: [g], positions: positions)
         }
     }
 }

@@ -1,10 +1,17 @@
 /// The rewrite passes in order, over whole models.
 public enum Pipeline {
     /// BatchNorm folded, then every eligible layer split by SVD (scaling factors all 1).
-    public static func split(_ model: Model) throws(PassError) -> (model: Model, layers: [SplitLayer]) {
+    /// `objective` sets each layer's split overhead (what decides re-merging at export).
+    public static func split(_ model: Model, objective: Objective = .params) throws(PassError) -> (model: Model, layers: [SplitLayer]) {
         var result = model
-        let (graph, layers) = try BasisSplit.run(FoldBatchNorm.run(model.graph))
+        var (graph, layers) = try BasisSplit.run(FoldBatchNorm.run(model.graph))
         result.graph = graph
+        let positions = graph.outputPositions(opset: model.defaultOpsetVersion ?? 21)
+        let index = Dictionary(graph.nodes.enumerated().compactMap { i, n in n.name.map { ($0, i) } }, uniquingKeysWith: { a, _ in a })
+        for l in layers.indices {
+            if let i = index[layers[l].basisNode], let p = positions[i] { layers[l].outputPositions = p }
+            layers[l].splitOverhead = objective.splitOverhead
+        }
         return (result, layers)
     }
 

@@ -97,9 +97,16 @@ public struct PruneReport: Sendable, Codable {
     public var phases: [Phase]
     /// With `--verify`: the written file reloaded and run beside the input model on the validation images.
     public var verify: Verification?
+    /// The cost the searches ranked against (`--objective`) and the channel multiple.
+    public var objective: String?
+    public var channelMultiple: Int?
+    /// Nodes of the input file and of the written file (simplified).
+    public var nodesBefore: Int?
+    public var nodesAfter: Int?
 
     enum CodingKeys: String, CodingKey {
-        case schema, method, input, output, layers, history, filter, phases, verify
+        case schema, method, input, output, layers, history, filter, phases, verify, objective
+        case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
         case outputAccuracy = "output_accuracy", maxAccuracyDrop = "max_accuracy_drop", withinBudget = "within_budget"
@@ -168,6 +175,9 @@ public struct PruneReport: Sendable, Codable {
                 + String(format: "%.2f %%", 100 * filter.validationAccuracy) + ", parameters \(grouped(filter.parametersAfter))\n"
         }
         out += "\nmodel totals (Conv/Gemm/MatMul weights and biases, MACs per image):\n"
+        if let before = nodesBefore, let after = nodesAfter {
+            out += "  nodes       \(grouped(before)) -> \(grouped(after))  (graph simplified)\n"
+        }
         out += "  parameters  \(grouped(parametersBefore)) -> \(grouped(parametersAfter))  (\(percent(parametersAfter, parametersBefore)))\n"
         if let before = macsBefore, let after = macsAfter {
             out += "  MACs        \(grouped(before)) -> \(grouped(after))  (\(percent(after, before)))\n"

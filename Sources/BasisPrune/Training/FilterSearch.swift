@@ -33,6 +33,8 @@ public struct FilterSearch: Sendable {
     /// Fraction of the usable budget (`maxAccuracyDrop - margin`) this stage may spend.
     public var share: Double
     public var reporter: any Reporter
+    /// Output positions per image of each layer of `graph` (for MAC costs).
+    let positions: [Int: Int]
 
     public init(graph: Graph, model: Model, analysis: ChannelDependency, train: Preprocessor, trainIndices: [Int], validation: Preprocessor,
                 validationIndices: [Int], options: PruningOptions, share: Double = 1, reporter: any Reporter = SilentReporter()) throws(EngineError) {
@@ -41,6 +43,7 @@ public struct FilterSearch: Sendable {
         m.graph = masked
         executor = try Executor(model: m)
         self.graph = graph
+        positions = graph.outputPositions(opset: model.defaultOpsetVersion ?? 21)
         self.analysis = analysis
         self.masks = masks
         maskGroups = masks.map { m in (0..<m.channels).map { analysis.groupOf[ChannelDependency.Channel(space: m.space, channel: $0)] } }
@@ -98,7 +101,7 @@ public struct FilterSearch: Sendable {
             baseline = try accuracy([], phase: "validate input model")
             lap("validate input model")
         }
-        let costs = ChannelPruning.groupCosts(graph, analysis)
+        let costs = ChannelPruning.groupCosts(graph, analysis, positions: options.objective == .macs ? positions : nil)
         var removed = Set<Int>()
         var importance = try importance(removed, stream: 0, phase: "filter importance")
         lap("filter importance")
@@ -135,24 +138,70 @@ public struct FilterSearch: Sendable {
                                    history: history, phases: phases)
     }
 
-    /// The `count` lowest-scoring groups not yet removed, leaving every space at least one channel.
+    /// About `count` of the lowest-scoring groups not yet removed, leaving every space at least
+    /// one channel. With a channel multiple above 1, each space's kept channels are then rounded
+    /// to the nearest legal width (a multiple, or the space's full width), by removing more of
+    /// its lowest-scoring groups or keeping back this round's highest-scoring choices; a group
+    /// in several spaces (through Concat) may upset another space, so this repeats, and what
+    /// still does not fit is kept back. If that leaves nothing, the space of the lowest-scoring
+    /// group loses one block, so every round moves.
     func choose(_ count: Int, removed: Set<Int>, importance: [Double], costs: [Int]) -> Set<Int> {
         var alive = analysis.spaces.map(\.channels)
         for g in removed { for c in analysis.groups[g] { alive[c.space] -= 1 } }
-        var order: [(score: Double, group: Int)] = []
+        let before = alive
+        var score = [Double](repeating: 0, count: analysis.groups.count)
+        var order: [Int] = []
         for g in analysis.groups.indices where !removed.contains(g) {
-            let score = options.ranking == .perParameter ? importance[g] / Double(max(costs[g], 1)) : importance[g]
-            order.append((score, g))
+            score[g] = options.ranking == .perCost ? importance[g] / Double(max(costs[g], 1)) : importance[g]
+            order.append(g)
         }
-        order.sort { ($0.score, $0.group) < ($1.score, $1.group) }
+        order.sort { (score[$0], $0) < (score[$1], $1) }
         var chosen = Set<Int>()
-        for (_, g) in order where chosen.count < count {
-            let members = analysis.groups[g]
+        func need(_ g: Int) -> [Int: Int] {
             var need: [Int: Int] = [:]
-            for c in members { need[c.space, default: 0] += 1 }
-            guard need.allSatisfy({ alive[$0.key] - $0.value >= 1 }) else { continue }
-            for (s, k) in need { alive[s] -= k }
+            for c in analysis.groups[g] { need[c.space, default: 0] += 1 }
+            return need
+        }
+        func take(_ g: Int) {
+            for (s, k) in need(g) { alive[s] -= k }
             chosen.insert(g)
+        }
+        func giveBack(_ g: Int) {
+            for (s, k) in need(g) { alive[s] += k }
+            chosen.remove(g)
+        }
+        for g in order where chosen.count < count {
+            guard need(g).allSatisfy({ alive[$0.key] - $0.value >= 1 }) else { continue }
+            take(g)
+        }
+        let alignment = ChannelAlignment(multiple: options.channelMultiple)
+        guard alignment.multiple > 1 else { return chosen }
+        var groupsOf = [[Int]](repeating: [], count: analysis.spaces.count)
+        for g in order { for s in Set(analysis.groups[g].map(\.space)) { groupsOf[s].append(g) } }
+        let full = analysis.spaces.map(\.channels)
+        func illegal() -> [Int] { analysis.spaces.indices.filter { !alignment.isLegal(alive[$0], full: full[$0]) } }
+        for _ in 0..<8 {
+            let spaces = illegal()
+            if spaces.isEmpty { break }
+            for s in spaces where !alignment.isLegal(alive[s], full: full[s]) {
+                let (down, up) = alignment.neighbours(alive[s], before: before[s], full: full[s])
+                if let down, alive[s] - down < up - alive[s] {
+                    for g in groupsOf[s] where !chosen.contains(g) && alive[s] > down
+                        && need(g).allSatisfy({ alive[$0.key] - $0.value >= 1 }) { take(g) }
+                } else {
+                    for g in groupsOf[s].reversed() where chosen.contains(g) && alive[s] < up { giveBack(g) }
+                }
+            }
+        }
+        // What still does not fit goes back, down to the (legal) state before this round.
+        while let s = illegal().first(where: { groupsOf[$0].contains(where: chosen.contains) }) {
+            for g in groupsOf[s] where chosen.contains(g) { giveBack(g) }
+        }
+        if chosen.isEmpty, let g = order.first(where: { need($0).count == 1 && alignment.nextBelow(before[need($0).first!.key], full: full[need($0).first!.key]) != nil }) {
+            let s = need(g).first!.key
+            let target = alignment.nextBelow(before[s], full: full[s])!
+            for h in groupsOf[s] where alive[s] > target && need(h).count == 1 { take(h) }
+            if !alignment.isLegal(alive[s], full: full[s]) { for h in groupsOf[s] where chosen.contains(h) { giveBack(h) } }
         }
         return chosen
     }

@@ -13,8 +13,9 @@ public struct PruningOptions: Sendable {
 
     public enum Normalization: String, Sendable, Codable, CaseIterable { case none, layer }
     public enum Ranking: String, Sendable, Codable, CaseIterable {
-        /// Importance per parameter a basis costs (`n + Cout`), pruned in rounds.
-        case perParameter = "per-parameter"
+        /// Importance per unit of cost a basis or group adds under the objective (parameters:
+        /// `n + Cout` per basis; MACs: that times the layer's output positions), in rounds.
+        case perCost = "per-cost"
         /// Raw importance, as the paper ranks.
         case importance
     }
@@ -36,7 +37,12 @@ public struct PruningOptions: Sendable {
     /// A fixed fraction of bases to remove instead of the accuracy-driven search.
     public var pruneRatio: Double?
     public var normalizeImportance = Normalization.none
-    public var ranking = Ranking.perParameter
+    public var ranking = Ranking.perCost
+    /// The cost `ranking` divides importance by, and by which split layers are re-merged.
+    public var objective = Objective.macs
+    /// Kept channels of every pruned space and kept bases of every split layer are multiples of
+    /// this (or the full width); 1 turns alignment off.
+    public var channelMultiple = 8
     /// Fraction of the remaining bases removed per round.
     public var roundFraction = 0.1
     /// Training images each round retrains the factors on (and ranks by).
@@ -155,6 +161,7 @@ public struct PruningSearch: Sendable {
             round += 1
             var candidate = accepted
             remove(count, from: &candidate, importance: importance)
+            if candidate.keptCount == accepted.keptCount { break }
             var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
             let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
             let candidateImportance = try trainer.pass(retrain, state: &candidate, optimizer: &optimizer,
@@ -176,7 +183,11 @@ public struct PruningSearch: Sendable {
                              history: history, phases: phases, withinBudget: acceptedAccuracy >= baseline - options.maxAccuracyDrop / 100)
     }
 
-    /// Removes the `count` remaining bases with the lowest score; every layer keeps one.
+    /// Removes about `count` of the remaining bases, lowest score first; every layer keeps one.
+    /// With a channel multiple above 1, each layer's kept bases are then rounded to the nearest
+    /// legal width (a multiple, or the layer's rank): removing more of its lowest-scoring
+    /// bases, or keeping back this round's highest-scoring removals. If that leaves nothing
+    /// removed, the layer of the lowest-scoring basis loses one block, so every round moves.
     func remove(_ count: Int, from state: inout ScalingState, importance: [String: [Double]]) {
         var candidates: [(score: Double, layer: Int, basis: Int)] = []
         for (l, layer) in state.layers.enumerated() {
@@ -185,20 +196,52 @@ public struct PruningSearch: Sendable {
             for i in 0..<layer.rank where state.kept[layer.factors]![i] {
                 var score = theta[i]
                 if options.normalizeImportance == .layer { score = total > 0 ? score / total : 0 }
-                if options.ranking == .perParameter { score /= Double(layer.basisCost) }
+                if options.ranking == .perCost { score /= Double(max(layer.basisCost(options.objective), 1)) }
                 candidates.append((score, l, i))
             }
         }
         // Ties break by layer and basis order, so the result is the same on every machine.
         candidates.sort { ($0.score, $0.layer, $0.basis) < ($1.score, $1.layer, $1.basis) }
-        var keptPerLayer = state.layers.map { state.kept[$0.factors]!.filter { $0 }.count }
-        var removed = 0
-        for c in candidates where removed < count {
+        let before = state.layers.map { state.kept[$0.factors]!.filter { $0 }.count }
+        var keptPerLayer = before
+        var removedNow = Set<Int>()
+        for (index, c) in candidates.enumerated() where removedNow.count < count {
             guard keptPerLayer[c.layer] > 1 else { continue }
-            state.kept[state.layers[c.layer].factors]![c.basis] = false
             keptPerLayer[c.layer] -= 1
-            removed += 1
+            removedNow.insert(index)
+        }
+        let alignment = ChannelAlignment(multiple: options.channelMultiple)
+        if alignment.multiple > 1 {
+            let byLayer = Dictionary(grouping: candidates.indices, by: { candidates[$0].layer })
+            for (l, layer) in state.layers.enumerated() where !alignment.isLegal(keptPerLayer[l], full: layer.rank) {
+                let own = byLayer[l] ?? []
+                let (down, up) = alignment.neighbours(keptPerLayer[l], before: before[l], full: layer.rank)
+                if let down, keptPerLayer[l] - down < up - keptPerLayer[l] {
+                    for index in own where !removedNow.contains(index) && keptPerLayer[l] > down {
+                        removedNow.insert(index)
+                        keptPerLayer[l] -= 1
+                    }
+                } else {
+                    for index in own.reversed() where removedNow.contains(index) && keptPerLayer[l] < up {
+                        removedNow.remove(index)
+                        keptPerLayer[l] += 1
+                    }
+                }
+            }
+            if removedNow.isEmpty, let first = candidates.indices.first(where: { i in
+                alignment.nextBelow(before[candidates[i].layer], full: state.layers[candidates[i].layer].rank) != nil
+            }) {
+                let l = candidates[first].layer
+                let target = alignment.nextBelow(before[l], full: state.layers[l].rank)!
+                for index in byLayer[l]! where keptPerLayer[l] > target {
+                    removedNow.insert(index)
+                    keptPerLayer[l] -= 1
+                }
+            }
+        }
+        for index in removedNow.sorted() {
+            let c = candidates[index]
+            state.kept[state.layers[c.layer].factors]![c.basis] = false
         }
     }
 }
-

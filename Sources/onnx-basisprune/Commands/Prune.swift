@@ -50,9 +50,22 @@ enum PruneCommand {
                                 (default 0.3)
           --prune-ratio R       remove this fraction of all bases (and with filter, of all
                                 channel groups) instead of searching
-          --ranking per-parameter|importance
-                                per-parameter (default): importance divided by the parameters a
-                                basis costs (n + Cout); importance: raw Taylor importance
+          --objective latency|macs|params
+                                the cost a basis or channel group is ranked against, and by which
+                                a split layer is kept split or re-merged at export. macs
+                                (default): multiply-accumulates per image at the model's input
+                                size, what a layer's time on a CPU grows with; latency: MACs
+                                plus a fixed cost per Conv measured in onnxruntime (a split
+                                layer runs two Convs, so it stays split only when it saves more
+                                than that); params: weight and bias elements
+          --ranking per-cost|importance
+                                per-cost (default): importance divided by the --objective cost
+                                of a basis or group; importance: raw Taylor importance
+                                (per-parameter is per-cost with --objective params)
+          --channel-multiple N  kept channels of every pruned space and kept bases of every
+                                split layer are multiples of N, or the full width, because
+                                runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO)
+                                run other widths on slower paths (default 8; 1 turns it off)
           --normalize-importance layer|none
                                 divide importance by its layer's total before ranking (default none)
           --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
@@ -80,7 +93,7 @@ enum PruneCommand {
     static let valueOptions: Set<String> = DataOptions.valueOptions.union([
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
-        "--retrain-images", "--report", "--plot", "--method", "--filter-share",
+        "--retrain-images", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
     ])
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -108,10 +121,20 @@ enum PruneCommand {
         o.maxAccuracyDrop = try double(args, "--max-accuracy-drop", default: 1.0, range: 0...100)
         o.margin = try double(args, "--margin", default: 0.3, range: 0...100)
         if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
-        if let text = args.values["--ranking"] {
-            guard let r = PruningOptions.Ranking(rawValue: text) else { throw .usage("--ranking '\(text)' is not per-parameter or importance") }
-            o.ranking = r
+        if let text = args.values["--objective"] {
+            guard let objective = Objective(rawValue: text) else { throw .usage("--objective '\(text)' is not latency, macs or params") }
+            o.objective = objective
         }
+        if let text = args.values["--ranking"] {
+            if text == "per-parameter" {
+                o.ranking = .perCost
+                if args.values["--objective"] == nil { o.objective = .params }
+            } else {
+                guard let r = PruningOptions.Ranking(rawValue: text) else { throw .usage("--ranking '\(text)' is not per-cost, per-parameter or importance") }
+                o.ranking = r
+            }
+        }
+        o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 8)
         if let text = args.values["--normalize-importance"] {
             guard let n = PruningOptions.Normalization(rawValue: text) else { throw .usage("--normalize-importance '\(text)' is not layer or none") }
             o.normalizeImportance = n
@@ -136,8 +159,11 @@ enum PruneCommand {
         let valFraction = try double(args, "--val-fraction", default: 0.1, range: 0.001...0.9)
         let reporter = TerminalReporter(quiet: args.has("--quiet"))
 
+        let loaded: Model
+        do { loaded = try ONNXImporter.load(path: inputPath) } catch { throw .usage(error.description) }
+        // Every stage works on the simplified graph, and so the output is simplified too.
         let model: Model
-        do { model = try ONNXImporter.load(path: inputPath) } catch { throw .usage(error.description) }
+        do { model = try Simplify.run(loaded).model } catch { throw .usage("\(inputPath): \(error.description)") }
         let train = try DataOptions.preprocessor(args, model: model, modelPath: inputPath)
         var trainIndices = Array(0..<train.images.count)
         let validation: Preprocessor
@@ -178,7 +204,7 @@ enum PruneCommand {
             if options.method == .filter {
                 pruned = stage
             } else {
-                let (split, layers) = try Pipeline.split(stage)
+                let (split, layers) = try Pipeline.split(stage, objective: options.objective)
                 phases.append(PruneReport.Phase(name: "split", seconds: Date().timeIntervalSince(clock)))
                 let executor = try Executor(model: split)
                 let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
@@ -222,6 +248,10 @@ enum PruneCommand {
                 outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
                 maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: withinBudget, history: basis?.history ?? [],
                 filter: filtered?.stage, phases: phases)
+            report.objective = options.objective.rawValue
+            report.channelMultiple = options.channelMultiple
+            report.nodesBefore = loaded.graph.nodes.count
+            report.nodesAfter = pruned.graph.nodes.count
             if args.has("--verify") {
                 report.verify = try verify(outputPath, input: model, validation: validation, indices: validationIndices,
                                            maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)

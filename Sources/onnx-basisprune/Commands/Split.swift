@@ -4,7 +4,7 @@ enum SplitCommand {
     static let help = """
         USAGE: onnx-basisprune split IN.onnx OUT.onnx
 
-        Folds BatchNormalization into the layer before it and splits every Conv with one group
+        Simplifies the graph (see `simplify --help`), folds BatchNormalization into the layer before it and splits every Conv with one group
         and more than one input per filter, and every Gemm or MatMul with a constant weight,
         by SVD into a basis layer (orthonormal filters, named X/basis) and a 1x1 scaling layer
         (X/scaling) that maps the bases back to the original outputs. No data, no training, no
@@ -28,7 +28,7 @@ enum SplitCommand {
         do { model = try ONNXImporter.load(path: input) } catch { throw .usage(error.description) }
         let split: Model, layers: [SplitLayer]
         do {
-            (split, layers) = try Pipeline.split(model)
+            (split, layers) = try Pipeline.split(Simplify.run(model).model)
             try ONNXExporter.write(Pipeline.export(split, layers: layers, choices: [:], remerge: false), to: output)
         } catch let error as PassError {
             throw .usage("\(input): \(error.description)")

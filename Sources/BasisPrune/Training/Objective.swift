@@ -1,0 +1,67 @@
+/// What the searches minimise when they rank what to remove: importance is divided by the cost
+/// a basis or channel group adds under this objective.
+public enum Objective: String, Sendable, Codable, CaseIterable {
+    /// Weight and bias elements of the Conv/Gemm/MatMul layers.
+    case params
+    /// Multiply-accumulates per image: what a layer's time grows with on a CPU.
+    case macs
+    /// A latency model: MACs plus a fixed cost per Conv, in MACs (`convOverheadMACs`). Ranks
+    /// like `macs`; a split layer, which runs two Convs, is re-merged unless the split saves
+    /// more than that fixed cost.
+    case latency
+
+    /// What running one more Conv costs in onnxruntime beyond its MACs, in MACs per image at
+    /// batch 1: measured by `bench/latency_model.py` (fixed cost per Conv divided by the MAC
+    /// rate of the fitted line; README "Latency model").
+    public static let convOverheadMACs = 60_000
+
+    /// The fixed cost a split layer's second Conv adds under this objective.
+    public var splitOverhead: Int { self == .latency ? Self.convOverheadMACs : 0 }
+}
+
+/// Hardware-aligned widths: runtimes' blocked kernels (onnxruntime's NCHWc, oneDNN, TensorRT,
+/// XNNPACK) want channel counts that are multiples of a block size; other counts fall back to
+/// slower paths. A width is legal when it is the layer's full width or a positive multiple of
+/// `multiple`.
+public struct ChannelAlignment: Sendable, Equatable {
+    public var multiple: Int
+
+    public init(multiple: Int) { self.multiple = max(1, multiple) }
+
+    public func isLegal(_ kept: Int, full: Int) -> Bool {
+        kept == full || (kept >= multiple && kept % multiple == 0)
+    }
+
+    /// The largest legal width below `kept` (nil when none: `kept` is already the smallest).
+    public func nextBelow(_ kept: Int, full: Int) -> Int? {
+        let down = (kept - 1) / multiple * multiple
+        return down >= max(multiple, 1) ? down : nil
+    }
+
+    /// For an illegal `kept` reached from the legal `before`: the legal widths just below and
+    /// just above it (the one above is at most `before`).
+    public func neighbours(_ kept: Int, before: Int, full: Int) -> (down: Int?, up: Int) {
+        let down = kept / multiple * multiple
+        let up = min(down + multiple, before)
+        return (down >= multiple ? down : nil, up)
+    }
+}
+
+extension Graph {
+    /// Output positions per image of every Conv, Gemm and MatMul, by node index: the output's
+    /// elements per image divided by its channels (`H * W` for a 2-D conv, 1 for a Gemm).
+    /// Layers whose output shape static inference cannot tell count 1.
+    public func outputPositions(opset: Int64) -> [Int: Int] {
+        let facts = (try? ShapeInference(graph: self, opset: opset).facts) ?? [:]
+        var positions: [Int: Int] = [:]
+        for (index, node) in nodes.enumerated() where ["Conv", "Gemm", "MatMul"].contains(node.opType) {
+            guard let output = node.outputs.first, let shape = facts[output]?.shape, shape.count >= 2 else { continue }
+            switch node.opType {
+            case "Conv": positions[index] = max(1, shape.dropFirst(2).reduce(1, *))
+            case "MatMul": positions[index] = max(1, shape.dropFirst().dropLast().reduce(1, *))
+            default: positions[index] = 1
+            }
+        }
+        return positions
+    }
+}

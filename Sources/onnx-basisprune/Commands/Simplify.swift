@@ -1,0 +1,49 @@
+import BasisPrune
+
+enum SimplifyCommand {
+    static let help = """
+        USAGE: onnx-basisprune simplify IN.onnx OUT.onnx
+
+        Cleans a model up for deployment without changing what it computes (what onnxsim and
+        onnxslim do): constant subgraphs and shape arithmetic that does not depend on the batch
+        size are folded into initializers, a zero Pad of the spatial axes is merged into the
+        Convs that read it, Identity and inference-mode Dropout are removed, and dead nodes and
+        unused initializers go. Node names and the names of the values that stay are kept. The
+        main job and `split` run the same pass on their input first.
+
+        OPTIONS:
+          --quiet       print nothing on success
+          -h, --help    show this help
+
+        \(exitCodesHelp)
+
+        """
+
+    static func run(_ argv: [String]) throws(CLIError) -> String {
+        let args = try Arguments(argv, command: "simplify", valueOptions: [], flagOptions: ["--quiet"])
+        if args.has("--help") { return help }
+        guard args.positional.count == 2 else { throw .usage("simplify takes IN.onnx and OUT.onnx (see onnx-basisprune simplify --help)") }
+        let (input, output) = (args.positional[0], args.positional[1])
+        let model: Model
+        do { model = try ONNXImporter.load(path: input) } catch { throw .usage(error.description) }
+        let statistics: Simplify.Statistics
+        do {
+            let (simplified, stats) = try Simplify.run(model)
+            statistics = stats
+            try ONNXExporter.write(simplified, to: output)
+        } catch let error as PassError {
+            throw .usage("\(input): \(error.description)")
+        } catch {
+            throw CLIError(message: "\(error)", code: .runtimeFailure)
+        }
+        if args.has("--quiet") { return "" }
+        return """
+            simplified \(input) -> \(output)
+              nodes                   \(grouped(statistics.nodesBefore)) -> \(grouped(statistics.nodesAfter))
+              folded into constants   \(grouped(statistics.folded))
+              Pads merged into Convs  \(grouped(statistics.padsFused))
+              Identity/Dropout gone   \(grouped(statistics.passThroughsRemoved))
+
+            """
+    }
+}
