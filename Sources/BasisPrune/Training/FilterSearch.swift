@@ -146,15 +146,18 @@ public struct FilterSearch: Sendable {
     /// still does not fit is kept back. If that leaves nothing, the space of the lowest-scoring
     /// group loses one block, so every round moves.
     func choose(_ count: Int, removed: Set<Int>, importance: [Double], costs: [Int]) -> Set<Int> {
+        let scores = analysis.groups.indices.map { g in
+            options.ranking == .perCost ? importance[g] / Double(max(costs[g], 1)) : importance[g]
+        }
+        return Self.choose(count, removed: removed, scores: scores, analysis: analysis, multiple: options.channelMultiple)
+    }
+
+    /// `choose` on given scores (lowest removed first).
+    public static func choose(_ count: Int, removed: Set<Int>, scores score: [Double], analysis: ChannelDependency, multiple: Int) -> Set<Int> {
         var alive = analysis.spaces.map(\.channels)
         for g in removed { for c in analysis.groups[g] { alive[c.space] -= 1 } }
         let before = alive
-        var score = [Double](repeating: 0, count: analysis.groups.count)
-        var order: [Int] = []
-        for g in analysis.groups.indices where !removed.contains(g) {
-            score[g] = options.ranking == .perCost ? importance[g] / Double(max(costs[g], 1)) : importance[g]
-            order.append(g)
-        }
+        var order = analysis.groups.indices.filter { !removed.contains($0) }
         order.sort { (score[$0], $0) < (score[$1], $1) }
         var chosen = Set<Int>()
         func need(_ g: Int) -> [Int: Int] {
@@ -174,7 +177,7 @@ public struct FilterSearch: Sendable {
             guard need(g).allSatisfy({ alive[$0.key] - $0.value >= 1 }) else { continue }
             take(g)
         }
-        let alignment = ChannelAlignment(multiple: options.channelMultiple)
+        let alignment = ChannelAlignment(multiple: multiple)
         guard alignment.multiple > 1 else { return chosen }
         var groupsOf = [[Int]](repeating: [], count: analysis.spaces.count)
         for g in order { for s in Set(analysis.groups[g].map(\.space)) { groupsOf[s].append(g) } }

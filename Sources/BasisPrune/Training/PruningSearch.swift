@@ -189,15 +189,26 @@ public struct PruningSearch: Sendable {
     /// bases, or keeping back this round's highest-scoring removals. If that leaves nothing
     /// removed, the layer of the lowest-scoring basis loses one block, so every round moves.
     func remove(_ count: Int, from state: inout ScalingState, importance: [String: [Double]]) {
-        var candidates: [(score: Double, layer: Int, basis: Int)] = []
-        for (l, layer) in state.layers.enumerated() {
+        var scores: [String: [Double]] = [:]
+        for layer in state.layers {
             let theta = importance[layer.factors] ?? Array(repeating: 0, count: layer.rank)
             let total = theta.reduce(0, +)
-            for i in 0..<layer.rank where state.kept[layer.factors]![i] {
-                var score = theta[i]
+            scores[layer.factors] = theta.map { t in
+                var score = t
                 if options.normalizeImportance == .layer { score = total > 0 ? score / total : 0 }
                 if options.ranking == .perCost { score /= Double(max(layer.basisCost(options.objective), 1)) }
-                candidates.append((score, l, i))
+                return score
+            }
+        }
+        Self.remove(count, from: &state, scores: scores, multiple: options.channelMultiple)
+    }
+
+    /// `remove` on given scores per layer (lowest removed first).
+    public static func remove(_ count: Int, from state: inout ScalingState, scores: [String: [Double]], multiple: Int) {
+        var candidates: [(score: Double, layer: Int, basis: Int)] = []
+        for (l, layer) in state.layers.enumerated() {
+            for i in 0..<layer.rank where state.kept[layer.factors]![i] {
+                candidates.append((scores[layer.factors]?[i] ?? 0, l, i))
             }
         }
         // Ties break by layer and basis order, so the result is the same on every machine.
@@ -210,7 +221,7 @@ public struct PruningSearch: Sendable {
             keptPerLayer[c.layer] -= 1
             removedNow.insert(index)
         }
-        let alignment = ChannelAlignment(multiple: options.channelMultiple)
+        let alignment = ChannelAlignment(multiple: multiple)
         if alignment.multiple > 1 {
             let byLayer = Dictionary(grouping: candidates.indices, by: { candidates[$0].layer })
             for (l, layer) in state.layers.enumerated() where !alignment.isLegal(keptPerLayer[l], full: layer.rank) {

@@ -1,0 +1,102 @@
+import BasisPrune
+import Foundation
+import TestSupport
+import Testing
+
+/// `--channel-multiple`: the searches' choices keep every pruned channel space and every split
+/// layer at a multiple of the block size (or full), through residual Adds, Concat, depthwise and
+/// grouped convs, and the pruned graph still computes the masked graph's function.
+@Suite struct AlignmentTests {
+    @Test func legalWidths() {
+        let a = ChannelAlignment(multiple: 8)
+        #expect(a.isLegal(24, full: 30) && a.isLegal(30, full: 30) && !a.isLegal(20, full: 30) && !a.isLegal(0, full: 30))
+        #expect(a.nextBelow(30, full: 30) == 24 && a.nextBelow(24, full: 30) == 16 && a.nextBelow(8, full: 30) == nil)
+        #expect(a.neighbours(21, before: 30, full: 30) == (16, 24))
+        #expect(a.neighbours(5, before: 8, full: 30) == (nil, 8))
+    }
+
+    /// A residual space of 24 channels with a depthwise conv, a Concat of 16 + 16 joined to a
+    /// 32-channel conv by an Add, and a grouped conv (group 2) whose input space must stay whole.
+    static func synthetic() -> Model {
+        var b = GraphBuilder(random: SeededRandom(seed: 11))
+        let pads: Attribute.Value = .ints([1, 1, 1, 1])
+        let stem = b.node("Relu", [b.node("Conv", ["x", b.weight("stem.w", [24, 3, 3, 3]), b.weight("stem.b", [24])], "stem", ["pads": pads])], "a")
+        let r = b.node("Add", [stem, b.node("Conv", [stem, b.weight("b1.w", [24, 24, 1, 1]), b.weight("b1.b", [24])], "b1")], "r")
+        let d = b.node("Conv", [r, b.weight("dw.w", [24, 1, 3, 3]), b.weight("dw.b", [24])], "dw", ["group": .int(24), "pads": pads])
+        let e = b.node("Conv", [d, b.weight("e.w", [16, 24, 1, 1]), b.weight("e.b", [16])], "e")
+        let f = b.node("Conv", [r, b.weight("f.w", [16, 24, 3, 3])], "f", ["pads": pads])
+        let cat = b.node("Concat", [e, f], "cat", ["axis": .int(1)])
+        let joined = b.node("Add", [cat, b.node("Conv", [r, b.weight("g.w", [32, 24, 1, 1])], "g")], "joined")
+        let grouped = b.node("Conv", [joined, b.weight("gr.w", [16, 16, 1, 1])], "grouped", ["group": .int(2)])
+        let flat = b.node("Flatten", [b.node("GlobalAveragePool", [grouped], "gap")], "flat", ["axis": .int(1)])
+        _ = b.node("Gemm", [flat, b.weight("fc.w", [5, 16]), b.weight("fc.b", [5])], "logits", ["transB": .int(1)])
+        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: [2, 3, 8, 8].map { Dimension(.known(Int64($0))) }))
+        let graph = Graph(name: "aligned", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type)],
+                          outputs: [ValueInfo(name: "logits", type: TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: [Dimension(.known(2)), Dimension(.known(5))])))])
+        return Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 17)], graph: graph)
+    }
+
+    @Test func filterRoundsKeepEverySpaceAligned() throws {
+        let model = Self.synthetic()
+        let analysis = try ChannelDependency(graph: model.graph, opset: 17)
+        var random = SplitMix64(seed: 4)
+        var removed = Set<Int>()
+        var aliveBefore = analysis.groups.count
+        for round in 0..<6 {
+            let scores = analysis.groups.indices.map { _ in Double(random.nextFloat()) }
+            let chosen = FilterSearch.choose(max(1, (analysis.groups.count - removed.count) / 5), removed: removed, scores: scores,
+                                             analysis: analysis, multiple: 8)
+            removed.formUnion(chosen)
+            let channels = analysis.removedChannels(removed)
+            for (s, space) in analysis.spaces.enumerated() {
+                let kept = space.channels - channels[s].count
+                #expect(kept == space.channels || (kept >= 8 && kept % 8 == 0), "round \(round): space \(s) keeps \(kept) of \(space.channels)")
+            }
+            if analysis.groups.count - removed.count == aliveBefore { break }
+            aliveBefore = analysis.groups.count - removed.count
+        }
+        #expect(!removed.isEmpty)
+        // The grouped conv's input space is blocked, so it keeps its 32 channels.
+        let pruned = try ChannelPruning.remove(model.graph, analysis, removed: removed)
+        let weights = pruned.initializersByName
+        for node in pruned.nodes where node.opType == "Conv" {
+            let w = try #require(weights[node.inputs[1]])
+            #expect(w.dims[0] % 8 == 0, "\(node.displayName): \(w.dims)")
+            if node.inputs[0] != "x" { #expect((w.dims[1] * (node.int("group") ?? 1)) % 8 == 0, "\(node.displayName): \(w.dims)") }
+        }
+        // Same function as the masked graph, in the engine and in onnxruntime.
+        var r = SplitMix64(seed: 8)
+        let input = Value(shape: [2, 3, 8, 8], floats: (0..<384).map { _ in r.nextFloat() })
+        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis)
+        var maskedModel = model
+        maskedModel.graph = masked
+        let expected = try #require(try Executor(model: maskedModel).run(["x": input], parameters: ChannelPruning.maskValues(masks, analysis, removed: removed))["logits"])
+        var prunedModel = model
+        prunedModel.graph = pruned
+        let out = Fixtures.temporaryDirectory("aligned") + "/aligned.onnx"
+        try ONNXExporter.write(prunedModel, to: out)
+        let checked = try runJudge("check_model.py", [out]) as! [String: String]
+        #expect(checked[out] == "ok")
+        let theirs = try ONNXRuntimeJudge.run(model: out, input: input)
+        #expect(maxAbsDifference(theirs.floats, expected.floats) < 1e-5)
+    }
+
+    /// Basis rounds on the real model's split layers with random scores: every layer keeps a
+    /// multiple of 8 bases or its whole rank, and every round removes something until no layer
+    /// can lose a block.
+    @Test func basisRoundsKeepEveryLayerAligned() throws {
+        let (_, layers) = try Pipeline.split(try ONNXImporter.load(path: Fixtures.fmnistModel))
+        var state = ScalingState(layers: layers)
+        var random = SplitMix64(seed: 2)
+        for round in 0..<12 {
+            let scores = Dictionary(uniqueKeysWithValues: layers.map { l in (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) }) })
+            let before = state.keptCount
+            PruningSearch.remove(max(1, before / 10), from: &state, scores: scores, multiple: 8)
+            for layer in layers {
+                let kept = state.kept[layer.factors]!.filter { $0 }.count
+                #expect(kept == layer.rank || (kept >= 8 && kept % 8 == 0), "round \(round): \(layer.name) keeps \(kept) of \(layer.rank)")
+            }
+            #expect(state.keptCount < before, "round \(round) removed nothing")
+        }
+    }
+}
