@@ -105,8 +105,21 @@ import Testing
         #expect(weights[pruned.graph.nodes.first { $0.name == "bn" }!.inputs[1]]?.dims == [5])
         #expect(ChannelPruning.layerParameters(graph, analysis, removed: removed) == (try GraphSummary(model: pruned)).layerParameters)
 
+        try Self.expectRemovalMatchesMasking(model, analysis, removed: removed, pruned: pruned.graph, input: input)
+    }
+
+    /// `pruned` (the graph of `model` with `removed` groups removed), written to a file, passes
+    /// the checker and gives in onnxruntime what the engine gives for `model` with them masked.
+    static func expectRemovalMatchesMasking(_ model: Model, _ analysis: ChannelDependency, removed: Set<Int>, pruned: Graph, input: Value) throws {
+        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis)
+        var maskedModel = model
+        maskedModel.graph = masked
+        let inputName = model.graph.inputs[0].name, outputName = model.graph.outputs[0].name
+        let expected = try #require(try Executor(model: maskedModel).run([inputName: input], parameters: ChannelPruning.maskValues(masks, analysis, removed: removed))[outputName])
+        var prunedModel = model
+        prunedModel.graph = pruned
         let out = Fixtures.temporaryDirectory("channels") + "/pruned.onnx"
-        try ONNXExporter.write(pruned, to: out)
+        try ONNXExporter.write(prunedModel, to: out)
         let checked = try runJudge("check_model.py", [out]) as! [String: String]
         #expect(checked[out] == "ok")
         let theirs = try ONNXRuntimeJudge.run(model: out, input: input)

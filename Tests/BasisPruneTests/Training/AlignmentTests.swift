@@ -67,18 +67,7 @@ import Testing
         // Same function as the masked graph, in the engine and in onnxruntime.
         var r = SplitMix64(seed: 8)
         let input = Value(shape: [2, 3, 8, 8], floats: (0..<384).map { _ in r.nextFloat() })
-        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis)
-        var maskedModel = model
-        maskedModel.graph = masked
-        let expected = try #require(try Executor(model: maskedModel).run(["x": input], parameters: ChannelPruning.maskValues(masks, analysis, removed: removed))["logits"])
-        var prunedModel = model
-        prunedModel.graph = pruned
-        let out = Fixtures.temporaryDirectory("aligned") + "/aligned.onnx"
-        try ONNXExporter.write(prunedModel, to: out)
-        let checked = try runJudge("check_model.py", [out]) as! [String: String]
-        #expect(checked[out] == "ok")
-        let theirs = try ONNXRuntimeJudge.run(model: out, input: input)
-        #expect(maxAbsDifference(theirs.floats, expected.floats) < 1e-5)
+        try ChannelPruningTests.expectRemovalMatchesMasking(model, analysis, removed: removed, pruned: pruned, input: input)
     }
 
     /// Basis rounds on the real model's split layers with random scores: every layer keeps a
