@@ -3,7 +3,8 @@
 ///
 /// Tensors whose channel axis (axis 1) is indexed the same way form a *space*: element-wise
 /// ops (Add/Sub/Mul/Div/Max/Min/Sum/Mean: residual connections), activations, pools, Pad
-/// without channel padding, BatchNormalization, Flatten of [N, C, 1, 1], and depthwise convs
+/// without channel padding, BatchNormalization, Flatten of [N, C, 1, 1], ReduceMean/ReduceSum/
+/// ReduceMax over spatial axes (the dynamo exporter's global pooling), and depthwise convs
 /// (channel to channel) put their inputs and outputs in one space. A Conv with one group, a
 /// Gemm or a MatMul with a constant weight *produces* a new space (its filters) and *sinks*
 /// the space it reads (it sums over that space's channels). Concat along axis 1 makes a space
@@ -217,9 +218,11 @@ public struct ChannelDependency: Sendable {
                     let shape = facts[c]?.shape ?? []
                     biasOK = isConstant(c) && (shape.count <= 1 || (shape.count == 2 && shape[0] == 1))
                 }
-                guard transA == 0, isConstant(node.input(1)), b?.count == 2, biasOK, let x = node.input(0),
-                      facts[x]?.shape.count == 2, let cout = channels(output) else {
+                guard transA == 0, isConstant(node.input(1)), b?.count == 2, biasOK, let x = node.input(0), let cout = channels(output) else {
                     return blockAll(node, because: "\(what) is not a 2-D layer with a constant weight")
+                }
+                guard facts[x]?.shape.count == 2 else {
+                    return blockAll(node, because: "\(what) reads a \(facts[x]?.shape.count ?? 0)-D input (channels last); only 2-D inputs are followed")
                 }
                 if rawOf[x] != nil { raw[rawOf[x]!].sinks.append(Sink(node: index, input: 0, tensor: x)) }
                 let s = newSpace(output, channels: cout)
@@ -268,6 +271,14 @@ public struct ChannelDependency: Sendable {
                     raw[s].segments.append((rawOf[input]!, offset))
                     offset += channels(input) ?? 0
                 }
+            case "ReduceMean", "ReduceSum", "ReduceMax":
+                // Pooling over spatial axes keeps the channel axis where it was.
+                guard let x = node.input(0), rawOf[x] != nil else { return }
+                let rank = facts[x]?.shape.count ?? 0
+                let given = node.ints("axes") ?? node.input(1).flatMap { facts[$0]?.values }.map { $0.map { Int($0) } }
+                let axes = Set((given ?? Array(0..<rank)).map { $0 < 0 ? $0 + rank : $0 })
+                guard rank >= 3, !axes.contains(0), !axes.contains(1) else { return blockAll(node, because: "\(what) reduces over the channels") }
+                join(output, to: x)
             case "Shape", "Size":
                 return  // reads the shape only, which follows the channels
             default:
