@@ -138,8 +138,8 @@ def shuffle():
         x = b.node("Reshape", [x, b.const(b.fresh("shape"), np.array([-1, 2, c // 2, hw, hw], np.int64))])
         x = b.node("Transpose", [x], perm=[0, 2, 1, 3, 4])
         x = b.node("Reshape", [x, b.const(b.fresh("shape"), np.array([-1, c, hw, hw], np.int64))])
-    x = b.node("Relu", [b.conv(x, 16, 32, k=3, group=4, name="grouped")])
-    x = b.node("Relu", [b.conv(x, 32, 32, k=1, name="final")])
+    x = b.node("Relu", [b.conv(x, 16, 32, k=1, name="final")])
+    x = b.node("Relu", [b.conv(x, 32, 32, k=3, group=4, name="grouped")])
     b.head(x, 32)
     return b.model("shuffle", 13)
 
