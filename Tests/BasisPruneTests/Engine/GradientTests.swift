@@ -151,6 +151,12 @@ func finiteDifferenceCheck(
             let padded = b.node("Pad", [narrow, b.ints("pp2", [0, 0, 1, 0, 0, 0, 1, 0])], "s0p")
             return (b.node("Concat", [p, padded], "y", ["axis": .int(1)]), 7)
         },
+        // Regression: the executor fused HardSwish into the conv, whose gradient then failed
+        // ("the fused activation hardSwish needs its input"); found by fixtures/patterns/squeeze_excite.
+        GradientCase(description: "conv + HardSwish (left unfused)", step: 1e-3) { b in
+            let c = b.node("Conv", ["xs", b.weight("w", [4, 1, 3, 3]), b.weight("cb", [4])], "c", ["group": .int(4), "pads": .ints([1, 1, 1, 1])])
+            return (b.node("HardSwish", [c], "y"), 4)
+        },
         GradientCase(description: "ReduceMean global (keepdims) and over channels, ReduceSum without keepdims (axes input)") { b in
             let pooled = b.node("ReduceMean", ["xs"], "gap", ["axes": .ints([2, 3]), "keepdims": .int(1)])
             let se = b.node("Mul", ["xs", b.node("Sigmoid", [pooled], "gate")], "se")
