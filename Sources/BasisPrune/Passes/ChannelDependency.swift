@@ -289,10 +289,17 @@ public struct ChannelDependency: Sendable {
                 let shape = facts[x]?.shape ?? []
                 var ok = shape.count >= 2 && shape.dropFirst(2).allSatisfy { $0 == 1 } && facts[output]?.shape.count == 2
                 if node.opType == "Flatten" { ok = ok && node.int("axis", default: 1) == 1 }
-                // A Reshape may only flatten with -1 for the channels, so the target fits any count.
-                if node.opType == "Reshape" { ok = ok && node.input(1).flatMap { facts[$0]?.values }.map { $0.count == 2 && $0[1] == -1 } == true }
+                // A Reshape flattens with -1 for the channels (the target fits any count) or with the
+                // channel count in a constant target, which is rewritten when channels go.
+                let target = node.input(1).flatMap { facts[$0]?.values }
+                let countsChannels = node.opType == "Reshape" && target?.count == 2 && target?[1] == Double(shape.count >= 2 ? shape[1] : -2)
+                    && isConstant(node.input(1))
+                if node.opType == "Reshape" { ok = ok && target?.count == 2 && (target?[1] == -1 || countsChannels) }
                 guard ok else { return blockAll(node, because: "\(what) mixes channels with other axes") }
                 join(output, to: x)
+                if countsChannels, let s = rawOf[x] {
+                    raw[s].counts.append(CountConstant(node: index, element: 1, offset: 0, count: shape[1], divisor: 1))
+                }
             case _ where ChannelDependency.elementwiseOps.contains(node.opType):
                 elementwise(index, node, what: what)
             case "Concat":

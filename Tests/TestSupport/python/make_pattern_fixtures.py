@@ -199,13 +199,14 @@ def convnext(dynamo):
 
 def reducemean_pool():
     """A VGG-style stack pooled by ReduceMean over H, W (axes input, keepdims 1, as the dynamo
-    exporter writes adaptive_avg_pool2d), Flatten and a Gemm head; opset 18."""
+    exporter writes adaptive_avg_pool2d), a Reshape to [-1, 32] (a view with the channel count)
+    and a Gemm head; opset 18."""
     b = Builder(7)
     x = b.node("Relu", [b.conv("input", 3, 16, stride=2, name="conv1")])
     x = b.node("Relu", [b.conv(x, 16, 32, stride=2, name="conv2")])
     x = b.node("Relu", [b.conv(x, 32, 32, name="conv3")])
     p = b.node("ReduceMean", [x, b.const("pool.axes", np.array([-1, -2], np.int64))], keepdims=1)
-    f = b.node("Flatten", [p], axis=1)
+    f = b.node("Reshape", [p, b.const("flat.shape", np.array([-1, 32], np.int64))])
     b.node("Gemm", [f, b.weight("fc.weight", [10, 32]), b.weight("fc.bias", [10], fan_in=32)], name="logits", transB=1)
     return b.model("reducemean_pool", 18)
 
