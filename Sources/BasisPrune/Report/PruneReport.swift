@@ -121,8 +121,9 @@ public struct PruneReport: Sendable, Codable {
     public var history: [PruningRound]
     public var filter: FilterStage?
     public var phases: [Phase]
-    /// Layers a stage left alone, with the reason (empty when every layer took part).
-    public var skipped: [Skipped]
+    /// Layers a stage left alone, with the reason (empty when every layer took part; nil only
+    /// in a report decoded from a file written before the key existed).
+    public var skipped: [Skipped]?
     /// With `--verify`: the written file reloaded and run beside the input model on the validation images.
     public var verify: Verification?
 
@@ -180,6 +181,7 @@ public struct PruneReport: Sendable, Codable {
 
     /// One line for stderr when layers were skipped: how many per stage and which (the first few), or nil.
     public func skippedSummary() -> String? {
+        let skipped = self.skipped ?? []
         guard !skipped.isEmpty else { return nil }
         var parts: [String] = []
         for (stage, what) in [("split", "not split"), ("channels", "with no prunable output channel")] {
@@ -204,7 +206,7 @@ public struct PruneReport: Sendable, Codable {
             before > 0 ? String(format: "%.1f %% fewer", 100 * (1 - Double(after) / Double(before))) : "-"
         }
         var out = table.render()
-        if !skipped.isEmpty {
+        if let skipped, !skipped.isEmpty {
             var skippedTable = TextTable(header: ["skipped layer", "op", "stage", "reason"], rightAligned: [])
             for s in skipped { skippedTable.append([s.layer, s.op, s.stage, s.reason]) }
             out += "\n" + skippedTable.render()
