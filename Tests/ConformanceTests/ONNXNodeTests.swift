@@ -13,6 +13,8 @@ import Testing
         "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
         "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Gather", "Shape",
         "Constant", "ConstantOfShape", "Identity", "Dropout", "Pad", "ReduceMean", "Softmax", "LogSoftmax", "Cast",
+        // Issue 11 (any ImageNet CNN):
+        "ReduceSum", "Pow", "Sqrt", "Erf", "Exp", "Reciprocal", "LayerNormalization",
     ]
 
     struct Case {

@@ -94,7 +94,9 @@ public final class Executor: @unchecked Sendable {
         for (j, node) in graph.nodes.enumerated() {
             guard let source = node.input(0), readers[source] == 1, let i = producer[source],
                   var conv = operators[i] as? ConvOp, conv.activation == .none else { continue }
-            if let op = operators[j] as? ActivationOp {
+            // An activation whose derivative needs its input (HardSwish) stays separate, so a
+            // gradient can pass through the conv.
+            if let op = operators[j] as? ActivationOp, op.activation.derivativeFollowsFromOutput {
                 conv.activation = op.activation
             } else if let op = operators[j] as? ClipOp, let bounds = op.constantBounds {
                 conv.activation = .clip(min: bounds.min, max: bounds.max)

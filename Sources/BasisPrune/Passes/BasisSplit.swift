@@ -78,7 +78,7 @@ public enum BasisSplit {
         var layers: [SplitLayer] = []
         var added: [Tensor] = []
         for node in graph.nodes {
-            guard let plan = try splitPlan(node, graph) else {
+            guard let plan = splitPlan(node, graph) else {
                 nodes.append(node)
                 continue
             }
@@ -153,29 +153,64 @@ public enum BasisSplit {
     }
 
     /// How `node` splits, or nil when it is not a layer this pass splits.
-    static func splitPlan(_ node: Node, _ graph: Graph) throws(PassError) -> Plan? {
-        guard let weightName = node.input(1), let weight = graph.floatInitializer(weightName) else { return nil }
+    static func splitPlan(_ node: Node, _ graph: Graph) -> Plan? {
+        if case .split(let plan)? = decision(node, graph) { return plan }
+        return nil
+    }
+
+    /// Why each Conv, Gemm and MatMul of `graph` (BatchNorm folded) that this pass leaves as it
+    /// is stays unsplit, in graph order.
+    public static func skippedLayers(_ graph: Graph) -> [(node: Node, reason: String)] {
+        graph.nodes.compactMap { node in
+            if case .skip(let reason)? = decision(node, graph) { return (node, reason) }
+            return nil
+        }
+    }
+
+    enum Decision {
+        case split(Plan)
+        case skip(String)
+    }
+
+    /// The split of a Conv, Gemm or MatMul, or why it is not split; nil for other ops.
+    static func decision(_ node: Node, _ graph: Graph) -> Decision? {
+        guard ["Conv", "Gemm", "MatMul"].contains(node.opType) else { return nil }
+        guard let weightName = node.input(1) else { return .skip("no weight input") }
+        guard let weight = graph.floatInitializer(weightName) else { return .skip(notConstant("weight", weightName, graph)) }
+        if weight.floats.allSatisfy({ $0 == 0 }) { return .skip("the weight is all zeros") }
         let w = weight.floats.map(Double.init)
         switch node.opType {
         case "Conv":
-            guard node.int("group", default: 1) == 1, weight.dims.count >= 3 else { return nil }
-            let n = weight.dims.dropFirst().reduce(1, *)
-            guard n > 1 else { return nil }
-            if let b = node.input(2), graph.floatInitializer(b) == nil { return nil }
-            return Plan(kind: .conv, matrix: w, cout: weight.dims[0], n: n, weightDims: weight.dims)
-        case "Gemm":
-            guard weight.dims.count == 2 else { return nil }
-            if let c = node.input(2), graph.floatInitializer(c) == nil { return nil }
-            if node.int("transB", default: 0)! != 0 {
-                return Plan(kind: .gemm, matrix: w, cout: weight.dims[0], n: weight.dims[1], weightDims: weight.dims)
+            let group = node.int("group", default: 1)!
+            guard group == 1 else {
+                return .skip(weight.dims.count >= 2 && weight.dims[1] == 1 ? "depthwise conv (one input channel per filter): kept as it is" : "grouped conv (group \(group)) is not split")
             }
-            return Plan(kind: .gemm, matrix: transpose(w, rows: weight.dims[0], columns: weight.dims[1]), cout: weight.dims[1], n: weight.dims[0], weightDims: weight.dims)
-        case "MatMul":
-            guard weight.dims.count == 2 else { return nil }
-            return Plan(kind: .matmul, matrix: transpose(w, rows: weight.dims[0], columns: weight.dims[1]), cout: weight.dims[1], n: weight.dims[0], weightDims: weight.dims)
+            guard weight.dims.count >= 3 else { return .skip("weight of shape \(weight.dims) is not a conv kernel") }
+            let n = weight.dims.dropFirst().reduce(1, *)
+            guard n > 1 else { return .skip("one input per filter (1x1 conv of one channel): nothing to split") }
+            if let b = node.input(2), graph.floatInitializer(b) == nil { return .skip(notConstant("bias", b, graph)) }
+            return .split(Plan(kind: .conv, matrix: w, cout: weight.dims[0], n: n, weightDims: weight.dims))
+        case "Gemm":
+            guard weight.dims.count == 2 else { return .skip("weight of shape \(weight.dims) is not a matrix") }
+            if let c = node.input(2), graph.floatInitializer(c) == nil { return .skip(notConstant("bias", c, graph)) }
+            if node.int("transB", default: 0)! != 0 {
+                return .split(Plan(kind: .gemm, matrix: w, cout: weight.dims[0], n: weight.dims[1], weightDims: weight.dims))
+            }
+            return .split(Plan(kind: .gemm, matrix: transpose(w, rows: weight.dims[0], columns: weight.dims[1]), cout: weight.dims[1], n: weight.dims[0], weightDims: weight.dims))
         default:
-            return nil
+            guard weight.dims.count == 2 else { return .skip("weight of shape \(weight.dims) is not a matrix") }
+            return .split(Plan(kind: .matmul, matrix: transpose(w, rows: weight.dims[0], columns: weight.dims[1]), cout: weight.dims[1], n: weight.dims[0], weightDims: weight.dims))
         }
+    }
+
+    /// Why input `name` (the weight or bias) is not a float32 initializer: what computes it.
+    static func notConstant(_ role: String, _ name: String, _ graph: Graph) -> String {
+        if let producer = graph.nodes.first(where: { $0.outputs.contains(name) }) {
+            return "\(role) '\(name)' is computed by \(producer.opType) '\(producer.displayName)', not a constant initializer"
+        }
+        if graph.inputs.contains(where: { $0.name == name }) { return "\(role) '\(name)' is a graph input" }
+        if let t = graph.initializers.first(where: { $0.name == name }) { return "\(role) '\(name)' is \(t.dataType), not float32" }
+        return "\(role) '\(name)' is not a constant initializer"
     }
 }
 

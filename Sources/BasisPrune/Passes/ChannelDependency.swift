@@ -3,11 +3,16 @@
 ///
 /// Tensors whose channel axis (axis 1) is indexed the same way form a *space*: element-wise
 /// ops (Add/Sub/Mul/Div/Max/Min/Sum/Mean: residual connections), activations, pools, Pad
-/// without channel padding, BatchNormalization, Flatten of [N, C, 1, 1], and depthwise convs
+/// without channel padding, BatchNormalization, Flatten of [N, C, 1, 1], ReduceMean/ReduceSum/
+/// ReduceMax over spatial axes (the dynamo exporter's global pooling), and depthwise convs
 /// (channel to channel) put their inputs and outputs in one space. A Conv with one group, a
 /// Gemm or a MatMul with a constant weight *produces* a new space (its filters) and *sinks*
 /// the space it reads (it sums over that space's channels). Concat along axis 1 makes a space
-/// whose channels are the channels of its inputs at offsets.
+/// whose channels are the channels of its inputs at offsets; a Split along axis 1 with constant
+/// sizes makes one space per output, each the channels of its input at an offset. A channel
+/// shuffle (Reshape [N, C, H, W] -> [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back)
+/// makes a space whose channel `i g + j` is channel `j C/g + i` of its input; channels `j C/g + i`
+/// for every j go together, so that the shuffle stays one after removal.
 ///
 /// A *group* is a set of (space, channel) pairs that must go together: channel c of a space,
 /// joined through Concat offsets. Removing a group deletes the filters that produce it, the
@@ -38,6 +43,17 @@ public struct ChannelDependency: Sendable {
         public var axis: Int
     }
 
+    /// An element of a node's shape or split constant that counts channels of a space:
+    /// `(count - removed channels in offset..<offset+count) / divisor` after removal. The
+    /// constant is the node's input 1, or its `split` attribute when the input is absent.
+    public struct CountConstant: Sendable, Hashable {
+        public var node: Int
+        public var element: Int
+        public var offset: Int
+        public var count: Int
+        public var divisor: Int
+    }
+
     public struct Space: Sendable {
         public var channels: Int
         /// Tensors in this space, in graph order.
@@ -48,8 +64,13 @@ public struct ChannelDependency: Sendable {
         public var channelwise: [Int]
         public var constants: [PerChannelConstant]
         public var sinks: [Sink]
-        /// For a Concat output: the spaces its channels come from, at offsets.
+        /// For a Concat output: the spaces its channels come from, at offsets (for a Split
+        /// input: the spaces of its outputs).
         public var segments: [(space: Int, offset: Int)]
+        /// For a channel shuffle's output: the space it shuffles and the number of groups g.
+        public var shuffles: [(space: Int, groups: Int)] = []
+        /// Shape and split constants to rewrite when channels of this space go.
+        public var counts: [CountConstant] = []
         /// Why no channel of this space may be removed, nil when they may.
         public var blocked: String?
     }
@@ -119,10 +140,17 @@ public struct ChannelDependency: Sendable {
         var raw: [Space] = []
         var rawOf: [String: Int] = [:]
         let constantNames: Set<String>
+        /// Node indices reading each tensor.
+        let consumers: [String: [Int]]
+        /// Channel shuffles found at their first Reshape: the final Reshape's index -> (input, groups, first Reshape).
+        var shuffleEnds: [Int: (input: String, groups: Int, start: Int)] = [:]
 
         init(graph: Graph, facts: [String: ValueFacts]) {
             self.graph = graph
             self.facts = facts
+            var consumers: [String: [Int]] = [:]
+            for (i, node) in graph.nodes.enumerated() { for input in Set(node.inputs) where !input.isEmpty { consumers[input, default: []].append(i) } }
+            self.consumers = consumers
             let constantOutputs = graph.nodes.filter { $0.opType == "Constant" }.compactMap(\.outputs.first)
             constantNames = Set(graph.initializers.compactMap(\.name)).union(constantOutputs)
         }
@@ -191,6 +219,17 @@ public struct ChannelDependency: Sendable {
                 for input in tracked { block(input, "read by \(what)") }
                 return
             }
+            if let shuffle = shuffleEnds[index], let x = rawOf[shuffle.input], let c = channels(output) {
+                let s = newSpace(output, channels: c)
+                raw[s].shuffles.append((x, shuffle.groups))
+                raw[x].counts.append(CountConstant(node: shuffle.start, element: 2, offset: 0, count: c, divisor: shuffle.groups))
+                raw[s].counts.append(CountConstant(node: index, element: 1, offset: 0, count: c, divisor: 1))
+                return
+            }
+            if node.opType == "Reshape", let x = node.input(0), rawOf[x] != nil, let groups = channelShuffle(index, node) {
+                shuffleEnds[groups.end] = (x, groups.groups, index)
+                return
+            }
             switch node.opType {
             case "Conv":
                 let weight = node.input(1).flatMap { name in facts[name] }
@@ -217,9 +256,11 @@ public struct ChannelDependency: Sendable {
                     let shape = facts[c]?.shape ?? []
                     biasOK = isConstant(c) && (shape.count <= 1 || (shape.count == 2 && shape[0] == 1))
                 }
-                guard transA == 0, isConstant(node.input(1)), b?.count == 2, biasOK, let x = node.input(0),
-                      facts[x]?.shape.count == 2, let cout = channels(output) else {
+                guard transA == 0, isConstant(node.input(1)), b?.count == 2, biasOK, let x = node.input(0), let cout = channels(output) else {
                     return blockAll(node, because: "\(what) is not a 2-D layer with a constant weight")
+                }
+                guard facts[x]?.shape.count == 2 else {
+                    return blockAll(node, because: "\(what) reads a \(facts[x]?.shape.count ?? 0)-D input (channels last); only 2-D inputs are followed")
                 }
                 if rawOf[x] != nil { raw[rawOf[x]!].sinks.append(Sink(node: index, input: 0, tensor: x)) }
                 let s = newSpace(output, channels: cout)
@@ -248,10 +289,17 @@ public struct ChannelDependency: Sendable {
                 let shape = facts[x]?.shape ?? []
                 var ok = shape.count >= 2 && shape.dropFirst(2).allSatisfy { $0 == 1 } && facts[output]?.shape.count == 2
                 if node.opType == "Flatten" { ok = ok && node.int("axis", default: 1) == 1 }
-                // A Reshape may only flatten with -1 for the channels, so the target fits any count.
-                if node.opType == "Reshape" { ok = ok && node.input(1).flatMap { facts[$0]?.values }.map { $0.count == 2 && $0[1] == -1 } == true }
+                // A Reshape flattens with -1 for the channels (the target fits any count) or with the
+                // channel count in a constant target, which is rewritten when channels go.
+                let target = node.input(1).flatMap { facts[$0]?.values }
+                let countsChannels = node.opType == "Reshape" && target?.count == 2 && target?[1] == Double(shape.count >= 2 ? shape[1] : -2)
+                    && isConstant(node.input(1))
+                if node.opType == "Reshape" { ok = ok && target?.count == 2 && (target?[1] == -1 || countsChannels) }
                 guard ok else { return blockAll(node, because: "\(what) mixes channels with other axes") }
                 join(output, to: x)
+                if countsChannels, let s = rawOf[x] {
+                    raw[s].counts.append(CountConstant(node: index, element: 1, offset: 0, count: shape[1], divisor: 1))
+                }
             case _ where ChannelDependency.elementwiseOps.contains(node.opType):
                 elementwise(index, node, what: what)
             case "Concat":
@@ -268,11 +316,54 @@ public struct ChannelDependency: Sendable {
                     raw[s].segments.append((rawOf[input]!, offset))
                     offset += channels(input) ?? 0
                 }
+            case "ReduceMean", "ReduceSum", "ReduceMax":
+                // Pooling over spatial axes keeps the channel axis where it was.
+                guard let x = node.input(0), rawOf[x] != nil else { return }
+                let rank = facts[x]?.shape.count ?? 0
+                let given = node.ints("axes") ?? node.input(1).flatMap { facts[$0]?.values }.map { $0.map { Int($0) } }
+                let axes = Set((given ?? Array(0..<rank)).map { $0 < 0 ? $0 + rank : $0 })
+                guard rank >= 3, !axes.contains(0), !axes.contains(1) else { return blockAll(node, because: "\(what) reduces over the channels") }
+                join(output, to: x)
+            case "Split":
+                guard let x = node.input(0), rawOf[x] != nil else { return }
+                let rank = facts[x]?.shape.count ?? 0
+                var axis = node.int("axis", default: 0)!
+                if axis < 0 { axis += rank }
+                let sizes = node.ints("split") ?? node.input(1).flatMap { facts[$0]?.values }.map { $0.map { Int($0) } }
+                guard axis == 1, let sizes, sizes.count == node.outputs.count, node.input(1).map(isConstant) ?? true,
+                      sizes.reduce(0, +) == channels(x), node.outputs.allSatisfy({ !$0.isEmpty }) else {
+                    return blockAll(node, because: "\(what) splits along another axis or without constant sizes")
+                }
+                let xs = rawOf[x]!
+                var offset = 0
+                for (k, out) in node.outputs.enumerated() {
+                    let s = newSpace(out, channels: sizes[k])
+                    raw[xs].segments.append((s, offset))
+                    raw[xs].counts.append(CountConstant(node: index, element: k, offset: offset, count: sizes[k], divisor: 1))
+                    offset += sizes[k]
+                }
             case "Shape", "Size":
                 return  // reads the shape only, which follows the channels
             default:
                 for input in tracked { block(input, "read by \(what)") }
             }
+        }
+
+        /// The number of groups when the Reshape at `index` starts a channel shuffle: it reshapes
+        /// [N, C, H, W] to [N, g, C/g, H, W] by a constant shape, its only reader is a Transpose
+        /// with perm [0, 2, 1, 3, 4], and that Transpose's only reader a Reshape back to
+        /// [N, C, H, W] by a constant shape; also the index of that last Reshape.
+        func channelShuffle(_ index: Int, _ node: Node) -> (groups: Int, end: Int)? {
+            guard let x = node.input(0), let shape = facts[x]?.shape, shape.count == 4, let out = node.outputs.first,
+                  let split = facts[out]?.shape, split.count == 5, isConstant(node.input(1)),
+                  split[0] == shape[0], split[1] * split[2] == shape[1], Array(split[3...]) == Array(shape[2...]),
+                  let readers = consumers[out], readers.count == 1 else { return nil }
+            let t = graph.nodes[readers[0]]
+            guard t.opType == "Transpose", t.ints("perm") == [0, 2, 1, 3, 4], let tOut = t.outputs.first,
+                  let next = consumers[tOut], next.count == 1 else { return nil }
+            let back = graph.nodes[next[0]]
+            guard back.opType == "Reshape", isConstant(back.input(1)), let b = back.outputs.first, facts[b]?.shape == shape else { return nil }
+            return (split[1], next[0])
         }
 
         mutating func elementwise(_ index: Int, _ node: Node, what: String) {
@@ -330,6 +421,8 @@ public struct ChannelDependency: Sendable {
                 spaces[n].constants += r.constants
                 spaces[n].sinks += r.sinks
                 spaces[n].segments += r.segments.map { (number[find($0.space)]!, $0.offset) }
+                spaces[n].shuffles += r.shuffles.map { (number[find($0.space)]!, $0.groups) }
+                spaces[n].counts += r.counts
                 if r.channels != spaces[n].channels { spaces[n].blocked = spaces[n].blocked ?? "joins tensors of \(r.channels) and \(spaces[n].channels) channels" }
                 spaces[n].blocked = spaces[n].blocked ?? r.blocked
             }
@@ -358,10 +451,24 @@ public struct ChannelDependency: Sendable {
                 return x
             }
             for (n, s) in spaces.enumerated() {
+                func unite(_ x: Int, _ y: Int) {
+                    let (a, b) = (root(x), root(y))
+                    if a != b { channelParent[max(a, b)] = min(a, b) }
+                }
                 for segment in s.segments {
                     for j in 0..<spaces[segment.space].channels where segment.offset + j < s.channels {
-                        let (a, b) = (root(base[n] + segment.offset + j), root(base[segment.space] + j))
-                        if a != b { channelParent[max(a, b)] = min(a, b) }
+                        unite(base[n] + segment.offset + j, base[segment.space] + j)
+                    }
+                }
+                // Shuffle: output channel i g + j is input channel j C/g + i; input channels i,
+                // C/g + i, ... go together.
+                for shuffle in s.shuffles where spaces[shuffle.space].channels == s.channels {
+                    let g = shuffle.groups, perGroup = s.channels / g
+                    for j in 0..<g {
+                        for i in 0..<perGroup {
+                            unite(base[n] + i * g + j, base[shuffle.space] + j * perGroup + i)
+                            unite(base[shuffle.space] + j * perGroup + i, base[shuffle.space] + i)
+                        }
                     }
                 }
             }

@@ -143,10 +143,50 @@ public enum ChannelPruning {
             let node = graph.nodes[c.node]
             replace(c.node, input: c.input, with: slice(try constant(node.inputs[c.input], in: node), axis: c.axis, removing: removedChannels))
         }
-        // Declared shapes of the tensors that lost channels no longer hold.
-        let changed = Set(analysis.spaces.enumerated().filter { !channels[$0.offset].isEmpty }.flatMap(\.element.tensors))
+        // Split sizes and channel shuffle shapes that count removed channels.
+        var recounted: Set<String> = []
+        for (n, space) in analysis.spaces.enumerated() where !channels[n].isEmpty {
+            for count in space.counts {
+                try rewriteCount(&graph, count, removed: channels[n], taken: &taken, constantNodes: constantNodes)
+                recounted.formUnion(graph.nodes[count.node].outputs)
+            }
+        }
+        // Declared shapes of the tensors that lost channels no longer hold (nor those of a
+        // shuffle's inner tensors).
+        var changed = Set(analysis.spaces.enumerated().filter { !channels[$0.offset].isEmpty }.flatMap(\.element.tensors)).union(recounted)
+        for node in graph.nodes where node.inputs.contains(where: recounted.contains) { changed.formUnion(node.outputs) }
         graph.valueInfo = graph.valueInfo.filter { !changed.contains($0.name) }
         return graph.removingDeadCode()
+    }
+
+    /// Rewrites the element of a Split's sizes or a Reshape's shape that `count` describes, for
+    /// the space's `removed` channels. A shape element of -1 or 0 (inferred or copied) stays.
+    static func rewriteCount(
+        _ graph: inout Graph, _ count: ChannelDependency.CountConstant, removed: Set<Int>, taken: inout Set<String>,
+        constantNodes: [String: Tensor]
+    ) throws(PassError) {
+        let node = graph.nodes[count.node]
+        let gone = removed.filter { $0 >= count.offset && $0 < count.offset + count.count }.count
+        let value = (count.count - gone) / count.divisor
+        if let input = node.input(1), !input.isEmpty {
+            guard let t = graph.initializers.first(where: { $0.name == input }) ?? constantNodes[input],
+                  t.dataType == .int64 || t.dataType == .int32, var values = t.doubleValues().map({ $0.map { Int64($0) } }),
+                  count.element < values.count else {
+                throw PassError(pass: name, node: node.displayName, reason: "'\(input)' is not an integer constant")
+            }
+            if values[count.element] == -1 || (node.opType == "Reshape" && values[count.element] == 0) { return }
+            values[count.element] = Int64(value)
+            let base = node.name.flatMap { $0.isEmpty ? nil : $0 } ?? node.outputs[0]
+            let fresh = graph.freshName(base + "/" + (node.opType == "Split" ? "split" : "shape") + ".pruned", taken: &taken)
+            graph.initializers.append(Tensor(name: fresh, dataType: .int64, dims: t.dims, storage: TensorStorage(values: values)))
+            graph.nodes[count.node].inputs[1] = fresh
+        } else if let k = node.attributes.firstIndex(where: { $0.name == "split" }), case .ints(var sizes) = node.attributes[k].value,
+                  count.element < sizes.count {
+            sizes[count.element] = Int64(value)
+            graph.nodes[count.node].attributes[k].value = .ints(sizes)
+        } else {
+            throw PassError(pass: name, node: node.displayName, reason: "has no constant that counts the channels")
+        }
     }
 
     /// `tensor` without the indices `removing` along `axis`.

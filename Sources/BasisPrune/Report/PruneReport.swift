@@ -24,6 +24,32 @@ public struct PruneReport: Sendable, Codable {
         }
     }
 
+    /// A Conv/Gemm/MatMul layer a stage left alone, and why: `stage` is `split` (basis pruning
+    /// did not split it) or `channels` (filter pruning can remove none of its output channels).
+    public struct Skipped: Sendable, Codable, Equatable {
+        public var layer: String
+        public var op: String
+        public var stage: String
+        public var reason: String
+
+        public init(layer: String, op: String, stage: String, reason: String) {
+            self.layer = layer
+            self.op = op
+            self.stage = stage
+            self.reason = reason
+        }
+
+        /// The layers basis splitting leaves unsplit in `graph` (BatchNorm folded).
+        public static func split(_ graph: Graph) -> [Skipped] {
+            BasisSplit.skippedLayers(graph).map { Skipped(layer: $0.node.displayName, op: $0.node.opType, stage: "split", reason: $0.reason) }
+        }
+
+        /// The layers none of whose output channels `analysis` of `graph` lets filter pruning remove.
+        public static func channels(_ analysis: ChannelDependency, _ graph: Graph) -> [Skipped] {
+            analysis.unprunableLayers(graph).map { Skipped(layer: $0.node.displayName, op: $0.node.opType, stage: "channels", reason: $0.reason) }
+        }
+    }
+
     /// The filter (channel) pruning stage of `--method filter` and `double`.
     public struct FilterStage: Sendable, Codable, Equatable {
         /// Fraction of the usable budget (`max_accuracy_drop - margin`) the stage could spend.
@@ -95,6 +121,9 @@ public struct PruneReport: Sendable, Codable {
     public var history: [PruningRound]
     public var filter: FilterStage?
     public var phases: [Phase]
+    /// Layers a stage left alone, with the reason (empty when every layer took part; nil only
+    /// in a report decoded from a file written before the key existed).
+    public var skipped: [Skipped]?
     /// With `--verify`: the written file reloaded and run beside the input model on the validation images.
     public var verify: Verification?
     /// The cost the searches ranked against (`--objective`) and the channel multiple.
@@ -105,7 +134,7 @@ public struct PruneReport: Sendable, Codable {
     public var nodesAfter: Int?
 
     enum CodingKeys: String, CodingKey {
-        case schema, method, input, output, layers, history, filter, phases, verify, objective
+        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
@@ -115,8 +144,9 @@ public struct PruneReport: Sendable, Codable {
     public init(
         method: String = "basis", input: String, output: String, layers: [Layer], parametersBefore: Int, parametersAfter: Int, macsBefore: Int?,
         macsAfter: Int?, inputAccuracy: Accuracy, outputAccuracy: Accuracy, maxAccuracyDrop: Double, withinBudget: Bool,
-        history: [PruningRound], filter: FilterStage? = nil, phases: [Phase]
+        history: [PruningRound], filter: FilterStage? = nil, skipped: [Skipped] = [], phases: [Phase]
     ) {
+        self.skipped = skipped
         self.method = method
         self.filter = filter
         self.input = input
@@ -156,6 +186,20 @@ public struct PruneReport: Sendable, Codable {
         }
     }
 
+    /// One line for stderr when layers were skipped: how many per stage and which (the first few), or nil.
+    public func skippedSummary() -> String? {
+        let skipped = self.skipped ?? []
+        guard !skipped.isEmpty else { return nil }
+        var parts: [String] = []
+        for (stage, what) in [("split", "not split"), ("channels", "with no prunable output channel")] {
+            let names = skipped.filter { $0.stage == stage }.map(\.layer)
+            guard !names.isEmpty else { continue }
+            let shown = names.prefix(4).joined(separator: ", ") + (names.count > 4 ? ", ..." : "")
+            parts.append("\(names.count) \(names.count == 1 ? "layer" : "layers") \(what) (\(shown))")
+        }
+        return "skipped: " + parts.joined(separator: "; ") + "; the reasons are listed under 'skipped' in the summary and the --report JSON"
+    }
+
     /// The summary table for people.
     public func table() -> String {
         var table = TextTable(header: ["layer", "op", "channels", "rank", "kept", "params before", "params after", "MACs before", "MACs after"],
@@ -169,6 +213,11 @@ public struct PruneReport: Sendable, Codable {
             before > 0 ? String(format: "%.1f %% fewer", 100 * (1 - Double(after) / Double(before))) : "-"
         }
         var out = table.render()
+        if let skipped, !skipped.isEmpty {
+            var skippedTable = TextTable(header: ["skipped layer", "op", "stage", "reason"], rightAligned: [])
+            for s in skipped { skippedTable.append([s.layer, s.op, s.stage, s.reason]) }
+            out += "\n" + skippedTable.render()
+        }
         if let filter {
             out += "\nfilter pruning (--method \(method)): removed \(filter.groupsRemoved) of \(filter.groups) channel groups "
                 + "(\(filter.filtersRemoved) filters); validation accuracy "

@@ -190,7 +190,7 @@ enum PruneCommand {
             let original = try GraphSummary(model: model)
             var phases: [PruneReport.Phase] = []
             var stage = model
-            var filtered: (result: FilterPruningResult, stage: PruneReport.FilterStage)?
+            var filtered: (result: FilterPruningResult, stage: PruneReport.FilterStage, skipped: [PruneReport.Skipped])?
             if options.method != .basis {
                 let share = options.method == .filter ? 1 : options.filterShare
                 (stage, filtered) = try filterStage(model, share: share, train: train, trainIndices: trainIndices, validation: validation,
@@ -201,10 +201,12 @@ enum PruneCommand {
             let baseline = filtered?.result.baselineValidationAccuracy
             let pruned: Model
             var basis: PruningResult?
+            var splitSkipped: [PruneReport.Skipped] = []
             if options.method == .filter {
                 pruned = stage
             } else {
                 let (split, layers) = try Pipeline.split(stage, objective: options.objective)
+                splitSkipped = PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
                 phases.append(PruneReport.Phase(name: "split", seconds: Date().timeIntervalSince(clock)))
                 let executor = try Executor(model: split)
                 let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
@@ -247,7 +249,8 @@ enum PruneCommand {
                 inputAccuracy: PruneReport.Accuracy(validation: inputValidation, test: testAccuracy?.0),
                 outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
                 maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: withinBudget, history: basis?.history ?? [],
-                filter: filtered?.stage, phases: phases)
+                filter: filtered?.stage, skipped: (filtered?.skipped ?? []) + splitSkipped, phases: phases)
+            if let line = report.skippedSummary() { reporter.warning(line) }
             report.objective = options.objective.rawValue
             report.channelMultiple = options.channelMultiple
             report.nodesBefore = loaded.graph.nodes.count
@@ -288,7 +291,7 @@ enum PruneCommand {
     static func filterStage(
         _ model: Model, share: Double, train: Preprocessor, trainIndices: [Int], validation: Preprocessor, validationIndices: [Int],
         options: PruningOptions, reporter: any Reporter
-    ) throws -> (Model, (result: FilterPruningResult, stage: PruneReport.FilterStage)) {
+    ) throws -> (Model, (result: FilterPruningResult, stage: PruneReport.FilterStage, skipped: [PruneReport.Skipped])) {
         var folded = model
         folded.graph = try FoldBatchNorm.run(model.graph)
         let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
@@ -303,7 +306,7 @@ enum PruneCommand {
             share: share, groups: analysis.groups.count, groupsRemoved: result.removed.count, filtersRemoved: filters,
             parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: result.removed),
             validationAccuracy: result.validationAccuracy, history: result.history)
-        return (pruned, (result, stage))
+        return (pruned, (result, stage, PruneReport.Skipped.channels(analysis, folded.graph)))
     }
 
     /// Reloads `path` from disk and runs it beside `input` (exit 4 when it cannot be imported or run).

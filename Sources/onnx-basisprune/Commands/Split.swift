@@ -9,7 +9,9 @@ enum SplitCommand {
         by SVD into a basis layer (orthonormal filters, named X/basis) and a 1x1 scaling layer
         (X/scaling) that maps the bases back to the original outputs. No data, no training, no
         pruning: every basis is kept and every layer stays split, so OUT computes the same
-        function as IN (up to float rounding) and shows the method's starting point.
+        function as IN (up to float rounding) and shows the method's starting point. Layers
+        left unsplit (depthwise or grouped convs, weights that are not constants) are listed
+        with the reason.
 
         OPTIONS:
           --quiet       print nothing on success
@@ -26,9 +28,11 @@ enum SplitCommand {
         let (input, output) = (args.positional[0], args.positional[1])
         let model: Model
         do { model = try ONNXImporter.load(path: input) } catch { throw .usage(error.description) }
-        let split: Model, layers: [SplitLayer]
+        let split: Model, layers: [SplitLayer], skipped: [PruneReport.Skipped]
         do {
-            (split, layers) = try Pipeline.split(Simplify.run(model).model)
+            let simplified = try Simplify.run(model).model
+            (split, layers) = try Pipeline.split(simplified)
+            skipped = PruneReport.Skipped.split(try FoldBatchNorm.run(simplified.graph))
             try ONNXExporter.write(Pipeline.export(split, layers: layers, choices: [:], remerge: false), to: output)
         } catch let error as PassError {
             throw .usage("\(input): \(error.description)")
@@ -41,6 +45,12 @@ enum SplitCommand {
             table.append([layer.name, layer.original.opType, "\(layer.inputLength)", "\(layer.outputChannels)", "\(layer.rank)",
                           grouped(layer.originalParameters), grouped(layer.rank * layer.basisCost + (layer.hasBias ? layer.outputChannels : 0))])
         }
-        return "split \(layers.count) layers of \(input) into \(output)\n\n" + table.render()
+        var out = "split \(layers.count) layers of \(input) into \(output)\n\n" + table.render()
+        if !skipped.isEmpty {
+            var notSplit = TextTable(header: ["not split", "op", "reason"])
+            for s in skipped { notSplit.append([s.layer, s.op, s.reason]) }
+            out += "\n" + notSplit.render()
+        }
+        return out
     }
 }

@@ -126,6 +126,52 @@ import Testing
         #expect(maxAbsDifference(theirs.floats, expected.floats) < 1e-5)
     }
 
+    /// ShuffleNetV2 units (fixtures/patterns/shuffle.onnx): the analysis follows the channels
+    /// through Split and the channel shuffle, so the stem's and the shuffled spaces are
+    /// removable; a third of the groups removed gives the masked model's logits in the engine
+    /// and in onnxruntime, with the Split sizes and shuffle shapes rewritten.
+    @Test func shuffleAndSplitRemovalEqualsMasking() throws {
+        let model = try ONNXImporter.load(path: Fixtures.repositoryRoot + "/fixtures/patterns/shuffle.onnx")
+        let graph = try FoldBatchNorm.run(model.graph)
+        let analysis = try ChannelDependency(graph: graph, opset: model.defaultOpsetVersion!)
+        print(analysis.describe(graph))
+        let unprunable = analysis.unprunableLayers(graph).map { "\($0.node.displayName): \($0.reason)" }
+        print(unprunable.joined(separator: "\n"))
+        // Only the grouped conv, the 1x1 conv it reads (a grouped conv blocks its input) and
+        // the head (graph output) keep all their channels.
+        #expect(Set(analysis.unprunableLayers(graph).map(\.node.displayName)) == ["final", "grouped", "logits"])
+        // A shuffle ties channel i of both halves: groups span several spaces.
+        #expect(analysis.groups.contains { Set($0.map(\.space)).count >= 4 })
+        var removed = Set(analysis.groups.indices.filter { $0 % 3 == 1 })
+        let channels = analysis.removedChannels(removed)
+        for (n, space) in analysis.spaces.enumerated() where channels[n].count >= space.channels {
+            removed.subtract(removed.filter { g in analysis.groups[g].contains { $0.space == n } }.prefix(1))
+        }
+        let (masked, masks) = ChannelPruning.insertMasks(graph, analysis)
+        var maskedModel = model
+        maskedModel.graph = masked
+        var random = SplitMix64(seed: 5)
+        let input = Value(shape: [4, 3, 32, 32], floats: (0..<(4 * 3 * 1024)).map { _ in random.nextFloat() })
+        let expected = try #require(try Executor(model: maskedModel).run(["input": input], parameters: ChannelPruning.maskValues(masks, analysis, removed: removed))["logits"])
+        var pruned = model
+        pruned.graph = try ChannelPruning.remove(graph, analysis, removed: removed)
+        let ours = try #require(try Executor(model: pruned).run(["input": input])["logits"])
+        #expect(maxAbsDifference(ours.floats, expected.floats) < 1e-5)
+        let unpruned = try #require(try Executor(model: model).run(["input": input])["logits"])
+        #expect(maxAbsDifference(unpruned.floats, expected.floats) > 1e-3, "removing channels changes the outputs")
+        let shapes = pruned.graph.nodes.filter { $0.opType == "Reshape" }.compactMap { pruned.graph.initializersByName[$0.inputs[1]]?.doubleValues() }
+        print("removed \(removed.count) of \(analysis.groups.count) groups; reshape targets \(shapes)")
+        #expect(shapes.contains { $0.count == 5 && $0[2] < 8 }, "a shuffle's [N, g, C/g, H, W] shrank")
+        #expect(ChannelPruning.layerParameters(graph, analysis, removed: removed) == (try GraphSummary(model: pruned)).layerParameters)
+
+        let out = Fixtures.temporaryDirectory("channels") + "/shuffle-pruned.onnx"
+        try ONNXExporter.write(pruned, to: out)
+        let checked = try runJudge("check_model.py", [out]) as! [String: String]
+        #expect(checked[out] == "ok")
+        let theirs = try ONNXRuntimeJudge.run(model: out, input: input)
+        #expect(maxAbsDifference(theirs.floats, expected.floats) < 1e-5)
+    }
+
     /// On the real model: a quarter of the groups removed, the exported file passes the
     /// checker, and onnxruntime gives the masked model's logits on real images.
     @Test func fmnistRemovalEqualsMasking() throws {
