@@ -215,7 +215,8 @@ import Testing
             .write(to: URL(fileURLWithPath: directory + "/t10k-labels-idx1-ubyte"))
     }
 
-    /// A PNG signature and IHDR chunk claiming `width` x `height` RGB pixels, then IEND.
+    /// A PNG signature and IHDR chunk claiming `width` x `height` RGB pixels, a short IDAT (an
+    /// empty zlib stream; libpng reads the header up to the first IDAT), then IEND.
     static func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
         func be(_ v: UInt32) -> [UInt8] { [24, 16, 8, 0].map { UInt8((v >> UInt32($0)) & 0xFF) } }
         func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
@@ -227,7 +228,8 @@ import Testing
             }
             return be(UInt32(data.count)) + body + be(~crc)
         }
-        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0]) + chunk("IEND", [])
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0])
+            + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + chunk("IEND", [])
     }
 
     /// `y = Relu(x)` (opset 13) with an initializer `w` of two floats stored at `location`.

@@ -61,6 +61,9 @@ public enum ModelValidation {
             guard !input.name.isEmpty else { throw invalid("a graph input has an empty name") }
             guard inputNames.insert(input.name).inserted else { throw invalid("graph input '\(input.name)' is listed twice") }
             defined.insert(input.name)
+            guard input.type?.tensor != nil || initializerNames.contains(input.name) else {
+                throw invalid("graph input '\(input.name)' is not a tensor (sequences, maps and optionals are not supported)")
+            }
             if let type = input.type?.tensor?.dataType, !supportedTypes.contains(type), !initializerNames.contains(input.name) {
                 throw invalid("graph input '\(input.name)' has element type \(type), which the engine does not handle")
             }
@@ -91,12 +94,15 @@ public enum ModelValidation {
                 guard defined.insert(output).inserted else { throw invalid("\(label): output '\(output)' is already defined") }
             }
             try checkAttributes(node, label: label, invalid)
+            if let problem = constantTypeProblem(node, opset: opset) { throw invalid("\(label): \(problem)") }
         }
+        guard !graph.outputs.isEmpty else { throw invalid("the graph has no outputs") }
         var outputNames = Set<String>()
         for output in graph.outputs {
             guard !output.name.isEmpty else { throw invalid("a graph output has an empty name") }
             guard outputNames.insert(output.name).inserted else { throw invalid("graph output '\(output.name)' is listed twice") }
             guard defined.contains(output.name) else { throw invalid("graph output '\(output.name)' is computed by no node") }
+            guard output.type?.tensor != nil else { throw invalid("graph output '\(output.name)' is not a tensor") }
         }
         do { _ = try Executor(model: model, fuse: false) } catch { throw invalid(error.description) }
         let inference: ShapeInference
@@ -121,24 +127,83 @@ public enum ModelValidation {
         return nil
     }
 
+    /// Constant before opset 9 holds only float16, float or double tensors.
+    static func constantTypeProblem(_ node: Node, opset: Int64) -> String? {
+        guard node.opType == "Constant", opset < 9, let attribute = node.attribute("value"), case .tensor(let t) = attribute.value,
+              ![.float, .float16, .double].contains(t.dataType) else { return nil }
+        return "a \(t.dataType) constant needs opset 9 or later (opset \(opset) has float types only)"
+    }
+
     static func describe(_ range: ClosedRange<Int>) -> String {
         range.upperBound == Int.max ? "at least \(range.lowerBound)"
             : range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
     }
 
-    /// The window attributes of Conv and the pools, and Conv's group, in range.
+    /// The attributes each op has in some opset, with their AttributeProto type codes
+    /// (f 1, i 2, s 3, t 4, floats 6, ints 7).
+    static let attributeTypes: [String: [String: Int32]] = {
+        let window: [String: Int32] = ["auto_pad": 3, "dilations": 7, "kernel_shape": 7, "pads": 7, "strides": 7]
+        let old: [String: Int32] = ["consumed_inputs": 7]
+        let broadcasting: [String: Int32] = ["axis": 2, "broadcast": 2, "consumed_inputs": 7]
+        return [
+            "Constant": ["value": 4, "value_float": 1, "value_floats": 6, "value_int": 2, "value_ints": 7, "value_string": 3,
+                         "value_strings": 8, "sparse_value": 11],
+            "Identity": [:], "GlobalAveragePool": [:], "GlobalMaxPool": [:], "MatMul": [:], "HardSwish": [:],
+            "Dropout": ["ratio": 1, "seed": 2, "is_test": 2, "consumed_inputs": 7],
+            "Conv": window.merging(["group": 2]) { a, _ in a },
+            "MaxPool": window.merging(["ceil_mode": 2, "storage_order": 2]) { a, _ in a },
+            "AveragePool": window.merging(["ceil_mode": 2, "count_include_pad": 2]) { a, _ in a },
+            "Gemm": ["alpha": 1, "beta": 1, "transA": 2, "transB": 2, "broadcast": 2],
+            "BatchNormalization": ["epsilon": 1, "momentum": 1, "spatial": 2, "is_test": 2, "training_mode": 2, "consumed_inputs": 7],
+            "Relu": old, "Sigmoid": old, "Tanh": old, "Neg": old,
+            "LeakyRelu": old.merging(["alpha": 1]) { a, _ in a }, "HardSigmoid": old.merging(["alpha": 1, "beta": 1]) { a, _ in a },
+            "Clip": old.merging(["min": 1, "max": 1]) { a, _ in a },
+            "Add": broadcasting, "Sub": broadcasting, "Mul": broadcasting, "Div": broadcasting,
+            "Reshape": ["shape": 7, "allowzero": 2, "consumed_inputs": 7], "Flatten": ["axis": 2],
+            "Squeeze": ["axes": 7], "Unsqueeze": ["axes": 7], "Shape": ["start": 2, "end": 2], "Transpose": ["perm": 7],
+            "Concat": ["axis": 2], "Split": ["axis": 2, "split": 7, "num_outputs": 2], "Slice": ["axes": 7, "starts": 7, "ends": 7],
+            "Gather": ["axis": 2], "Pad": ["mode": 3, "pads": 7, "value": 1, "paddings": 7], "ConstantOfShape": ["value": 4],
+            "Cast": ["to": 2, "saturate": 2, "round_mode": 3], "ReduceMean": ["axes": 7, "keepdims": 2, "noop_with_empty_axes": 2],
+            "Softmax": ["axis": 2], "LogSoftmax": ["axis": 2],
+        ]
+    }()
+
+    /// Attribute names and types the op has, and the window attributes of Conv and the pools,
+    /// and Conv's group, in range.
     static func checkAttributes(_ node: Node, label: String, _ invalid: (String) -> ONNXError) throws(ONNXError) {
-        guard ["Conv", "MaxPool", "AveragePool"].contains(node.opType) else { return }
-        for name in ["strides", "dilations", "kernel_shape"] {
-            if let values = node.ints(name), values.contains(where: { $0 < 1 }) {
-                throw invalid("\(label): \(name) \(values) must all be positive")
+        if let problem = attributeProblem(node) { throw invalid("\(label): \(problem)") }
+    }
+
+    /// (Kept out of typed-throws code: Swift 6.3's ownership verifier rejects switches over
+    /// enum payloads inlined there.)
+    static func attributeProblem(_ node: Node) -> String? {
+        var seen = Set<String>()
+        for attribute in node.attributes {
+            guard seen.insert(attribute.name).inserted else { return "attribute '\(attribute.name)' is given twice" }
+            guard let expected = attributeTypes[node.opType]?[attribute.name] else {
+                return "attribute '\(attribute.name)' is not one \(node.opType) has"
+            }
+            guard attribute.typeCode == expected, attribute.extraFields.isEmpty else {
+                return "attribute '\(attribute.name)' has type code \(attribute.typeCode) or stray fields; \(node.opType) takes type \(expected)"
             }
         }
-        if let pads = node.ints("pads"), pads.contains(where: { $0 < 0 }) {
-            throw invalid("\(label): pads \(pads) must not be negative")
+        guard ["Conv", "MaxPool", "AveragePool"].contains(node.opType) else { return nil }
+        // Sizes past 2^24 are corrupt, not large: no image has that many pixels a side.
+        for name in ["strides", "dilations", "kernel_shape"] {
+            if let values = node.ints(name), values.contains(where: { $0 < 1 || $0 > 1 << 24 }) {
+                return "\(name) \(values) must all be in 1...\(1 << 24)"
+            }
+        }
+        if let pads = node.ints("pads"), pads.contains(where: { $0 < 0 || $0 > 1 << 24 }) {
+            return "pads \(pads) must all be in 0...\(1 << 24)"
+        }
+        if let autoPad = node.attribute("auto_pad"), case .string(let bytes) = autoPad.value, bytes != Array("NOTSET".utf8),
+           node.attribute("pads") != nil {
+            return "pads cannot be given with auto_pad \(String(decoding: bytes, as: UTF8.self))"
         }
         if node.opType == "Conv", let group = node.int("group", default: 1), group < 1 {
-            throw invalid("\(label): group \(group) must be positive")
+            return "group \(group) must be positive"
         }
+        return nil
     }
 }

@@ -153,6 +153,11 @@ private enum PendingTemporaries {
 
     static func installHandlers() {
         _ = table
+        // A parent may have left these blocked (a blocked SIGTERM would wait until after the write).
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, signalNumber) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { received in
                 for slot in 0..<PendingTemporaries.slots {

@@ -29,8 +29,9 @@ import Testing
         let exported = try Pipeline.export(Self.split.model, layers: Self.split.layers, choices: [:], remerge: false)
         let diff = try Self.diff(exported)
         let splits = diff.changes.filter { $0.kind == .split }
-        #expect(splits.map(\.name) == Self.split.layers.map(\.name))
-        for (change, layer) in zip(splits, try Self.split.layers) {
+        let layers = try Self.split.layers
+        #expect(splits.map(\.name) == layers.map(\.name))
+        for (change, layer) in zip(splits, layers) {
             #expect(change.rank == min(layer.inputLength, layer.outputChannels))
             #expect(change.bases == layer.rank)
             #expect(change.weightsAfter.count == 2)
