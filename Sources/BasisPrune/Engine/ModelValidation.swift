@@ -110,15 +110,16 @@ public enum ModelValidation {
         if let mismatch = declaredShapeMismatch(graph, inference, initializers: initializerNames) { throw invalid(mismatch) }
     }
 
-    /// With every input shape fixed, declared shapes must be the ones the graph computes.
+    /// Declared shapes must have the rank the graph computes and, with every input shape fixed,
+    /// the same dims.
     /// (Kept out of typed-throws code: Swift 6.3's ownership verifier rejects `knownSize` inlined there.)
     static func declaredShapeMismatch(_ graph: Graph, _ inference: ShapeInference, initializers: Set<String>) -> String? {
         let fixedInputs = graph.inputs.filter { !initializers.contains($0.name) }
             .allSatisfy { $0.type?.tensor?.shape?.allSatisfy { $0.knownSize != nil } ?? false }
-        guard fixedInputs else { return nil }
         for declared in graph.outputs + graph.valueInfo {
             guard let dims = declared.type?.tensor?.shape?.map(\.knownSize), let computed = inference.facts[declared.name]?.shape else { continue }
-            let agrees = dims.count == computed.count && zip(dims, computed).allSatisfy { pair in pair.0.map { $0 == pair.1 } ?? true }
+            let agrees = dims.count == computed.count
+                && (!fixedInputs || zip(dims, computed).allSatisfy { pair in pair.0.map { $0 == pair.1 } ?? true })
             if !agrees {
                 let shown = dims.map { $0.map(String.init) ?? "?" }.joined(separator: ", ")
                 return "'\(declared.name)' is declared [\(shown)] but the graph computes \(computed)"

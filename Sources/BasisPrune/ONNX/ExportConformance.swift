@@ -42,7 +42,8 @@ extension Graph {
         let dims = Dictionary(initializers.compactMap { t in t.name.map { ($0, t.dims) } }, uniquingKeysWith: { a, _ in a })
         for index in inputs.indices {
             guard let stored = dims[inputs[index].name], var tensor = inputs[index].type?.tensor, let shape = tensor.shape,
-                  shape.map(\.knownSize) != stored.map(Optional.some) else { continue }
+                  shape.count != stored.count || zip(shape, stored).contains(where: { pair in pair.0.knownSize.map { $0 != pair.1 } ?? false })
+            else { continue }
             tensor.shape = stored.map { Dimension(.known(Int64($0))) }
             inputs[index].type?.tensor = tensor
         }
