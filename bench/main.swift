@@ -45,7 +45,7 @@ if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "profile" {
 /// Forward + backward of the split fmnist model w.r.t. every scaling factor, images per second.
 if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     let batch = CommandLine.arguments.count >= 3 ? Int(CommandLine.arguments[2]) ?? 128 : 128
-    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../shared/models/fmnist-lite0-32.onnx").standardizedFileURL.path
+    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/fmnist-lite0-32.onnx").standardizedFileURL.path
     var model = try ONNXImporter.load(path: shared)
     let (split, layers) = try BasisSplit.run(FoldBatchNorm.run(model.graph))
     model.graph = split
@@ -93,11 +93,10 @@ func onnxruntimeThroughput(model: String, size: Int, batch: Int, seconds: Double
 
 if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "engine" {
     let seconds = CommandLine.arguments.count >= 3 ? Double(CommandLine.arguments[2]) ?? 3 : 3
-    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../shared/models").standardizedFileURL.path
     let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures").standardizedFileURL.path
     let models = [
-        ("fmnist-lite0-32", FileManager.default.fileExists(atPath: shared + "/fmnist-lite0-32.onnx") ? shared + "/fmnist-lite0-32.onnx" : fixtures + "/fmnist-lite0-32.onnx", 32),
-        ("efficientnet-lite0-imagenet", shared + "/efficientnet-lite0-imagenet.onnx", 224),
+        ("fmnist-lite0-32", fixtures + "/fmnist-lite0-32.onnx", 32),
+        ("efficientnet-lite0-imagenet", fixtures + "/efficientnet-lite0-imagenet.onnx", 224),
     ].filter { FileManager.default.fileExists(atPath: $0.1) }
     print("images/s, best of runs over \(seconds) s each; 2 threads for both; same machine, same run")
     print("model                         input    batch    engine  onnxruntime   ratio")

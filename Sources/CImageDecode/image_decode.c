@@ -64,6 +64,12 @@ int decode_jpeg(const char *path, int want_channels, unsigned char **pixels, int
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, file);
     jpeg_read_header(&cinfo, TRUE);
+    // A hostile header must not make us allocate: the same 2^26-pixel limit as ImageCodec.swift.
+    if ((size_t)cinfo.image_width * (size_t)cinfo.image_height > ((size_t)1 << 26)) {
+        snprintf(err, errlen, "the header claims %ux%u pixels; the largest image read is %zu pixels",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, (size_t)1 << 26);
+        longjmp(mgr.env, 1);
+    }
     int native = cinfo.num_components == 1 ? 1 : 3;
     int out = want_channels == 0 ? native : want_channels;
     cinfo.out_color_space = out == 1 ? JCS_GRAYSCALE : JCS_RGB;

@@ -41,6 +41,9 @@ struct DataOptions {
         guard std.allSatisfy({ $0 != 0 }) else { throw .usage("--std must not be zero") }
         let images: LabelledImages
         do { images = try spec.load() } catch { throw .usage(error.description) }
+        if let classes = outputClassCount(model), let bad = images.labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            throw .usage("\(images.source): image \(bad) has label \(images.labels[bad]), outside the \(classes) classes (0-\(classes - 1)) of \(modelPath)'s output")
+        }
         do {
             return try Preprocessor(images: images, preprocessing: Preprocessing(height: height, width: width, channels: channels, mean: mean, std: std))
         } catch { throw .usage(error.description) }
@@ -60,6 +63,16 @@ func positiveInt(_ args: Arguments, _ option: String, default value: Int) throws
     guard let text = args.values[option] else { return value }
     guard let n = Int(text), n > 0 else { throw .usage("\(option) '\(text)' is not a positive integer") }
     return n
+}
+
+/// The class count of the first graph output, `[batch, classes]`, declared or found by static
+/// shape inference; nil when neither knows it.
+func outputClassCount(_ model: Model) -> Int? {
+    guard let output = model.graph.outputs.first else { return nil }
+    if let dims = output.type?.tensor?.shape, dims.count == 2, let classes = dims[1].knownSize { return classes }
+    let inference = try? ShapeInference(graph: model.graph, opset: model.defaultOpsetVersion ?? 21)
+    guard let shape = inference?.facts[output.name]?.shape, shape.count == 2 else { return nil }
+    return shape[1]
 }
 
 /// The sizes of the first graph input's four dims (nil where symbolic), if it has rank 4.

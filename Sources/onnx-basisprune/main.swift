@@ -1,4 +1,5 @@
 import Foundation
+import BasisPrune
 
 /// Dispatches to a subcommand, prints its output, and maps errors to exit codes.
 let topLevelHelp = """
@@ -46,6 +47,7 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     }
 }
 
+AtomicFile.removeTemporariesOnSignals()
 do {
     let output = try runCommand(Array(CommandLine.arguments.dropFirst()))
     FileHandle.standardOutput.write(Data(output.utf8))

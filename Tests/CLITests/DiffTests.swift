@@ -38,7 +38,7 @@ import Testing
         #expect(result.stderr.isEmpty)
         return result.stdout.replacingOccurrences(of: directory, with: "$TMP")
             .replacingOccurrences(of: Fixtures.onnxTestData, with: "$TESTDATA")
-            .replacingOccurrences(of: Fixtures.sharedModels, with: "$MODELS")
+            .replacingOccurrences(of: Fixtures.models, with: "$MODELS")
     }
 
     @Test func conformanceModelAgainstItsSplitMatchesGolden() throws {

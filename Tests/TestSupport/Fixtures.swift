@@ -1,6 +1,8 @@
 import Foundation
 
-/// Paths of the real material tests use: the repository, the shared models, Debian's data.
+/// Paths of the real material tests use: the repository and its `fixtures/`, Debian's data.
+/// Everything a test reads is in the repository or in a Debian package `make deps` installs,
+/// so a clone anywhere passes (`fixtures/PROVENANCE.md` says where each model comes from).
 public enum Fixtures {
     /// The package root (found from this source file's location).
     public static let repositoryRoot: String = {
@@ -9,15 +11,12 @@ public enum Fixtures {
         return url.path
     }()
 
-    /// `../shared/models` beside the repository (the CI clone has it too).
-    public static let sharedModels: String = {
-        URL(fileURLWithPath: repositoryRoot).deletingLastPathComponent()
-            .appendingPathComponent("shared/models").standardizedFileURL.path
-    }()
+    /// `fixtures/` in the repository: both models, copied unchanged from the shared material.
+    public static var models: String { repositoryRoot + "/fixtures" }
 
-    public static var fmnistModel: String { sharedModels + "/fmnist-lite0-32.onnx" }
-    public static var imagenetModel: String { sharedModels + "/efficientnet-lite0-imagenet.onnx" }
-    public static var bundledModel: String { repositoryRoot + "/fixtures/fmnist-lite0-32.onnx" }
+    public static var fmnistModel: String { models + "/fmnist-lite0-32.onnx" }
+    public static var imagenetModel: String { models + "/efficientnet-lite0-imagenet.onnx" }
+    public static var bundledModel: String { fmnistModel }
 
     /// Debian's libonnx-testdata.
     public static let onnxTestData = "/usr/share/libonnx-testdata/data"

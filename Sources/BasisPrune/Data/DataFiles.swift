@@ -85,15 +85,42 @@ final class GzipReader {
         return done
     }
 
-    /// Reads `count` bytes into a new array, which is shorter when the file ends first.
+    /// Reads `count` bytes into a new array, which is shorter when the file ends first. The array
+    /// grows by chunks as bytes arrive, so a header promising more than the file holds costs
+    /// no more memory than the file.
     func read(count: Int) throws(DataError) -> [UInt8] {
-        guard count > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: count)
-        // withUnsafeMutableBytes does not forward typed throws, so carry the outcome out.
-        let outcome = bytes.withUnsafeMutableBytes { buffer in
-            Result { () throws(DataError) -> Int in try read(into: buffer.baseAddress!, count: count) }
+        var bytes: [UInt8] = []
+        while bytes.count < count {
+            let chunk = min(count - bytes.count, 1 << 24)
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: chunk))
+            // withUnsafeMutableBytes does not forward typed throws, so carry the outcome out.
+            let outcome = bytes.withUnsafeMutableBytes { buffer in
+                Result { () throws(DataError) -> Int in try read(into: buffer.baseAddress! + start, count: chunk) }
+            }
+            let n = try outcome.get()
+            if n < chunk {
+                bytes.removeLast(chunk - n)
+                break
+            }
         }
-        bytes.removeLast(count - (try outcome.get()))
         return bytes
+    }
+
+    /// The size of the file on disk (compressed, for a gzip file).
+    var fileSize: Int {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int(status.st_size) : 0
+    }
+
+    /// The most bytes this file can hold once decompressed: its size for a plain file, the size
+    /// times deflate's largest ratio (1032:1) for a gzip file (which starts with 1f 8b).
+    var maximumContentSize: Int {
+        var magic = [UInt8](repeating: 0, count: 2)
+        let size = fileSize
+        guard let handle = fopen(path, "rb") else { return size }
+        defer { fclose(handle) }
+        let isGzip = fread(&magic, 1, 2, handle) == 2 && magic == [0x1F, 0x8B]
+        return isGzip ? size.multipliedReportingOverflow(by: 1032).partialValue + 64 : size
     }
 }

@@ -6,6 +6,8 @@ enum IDXDataset {
     static let labelMagic: UInt32 = 0x0000_0801
     /// Largest accepted image side, to keep a corrupt header from asking for absurd buffers.
     static let maxSide = 1 << 14
+    /// Largest accepted pixel data of one file (16 GiB).
+    static let maxBytes = 1 << 34
 
     static func load(directory: String, split: DataSpec.Split) throws(DataError) -> LabelledImages {
         try DataFiles.requireDirectory(directory)
@@ -20,14 +22,22 @@ enum IDXDataset {
             throw .malformed(file: imageFile, reason: "bad image size \(rows)x\(columns) in the IDX header")
         }
         guard count > 0 else { throw .malformed(file: imageFile, reason: "the IDX header promises no images") }
+        // Header sizes are checked against the file before anything is allocated for them.
+        let (pixelBytes, overflow) = count.multipliedReportingOverflow(by: rows * columns)
+        guard !overflow, pixelBytes <= maxBytes, pixelBytes + 16 <= images.maximumContentSize else {
+            throw .malformed(file: imageFile, reason: "the IDX header promises \(count) images of \(rows)x\(columns), more than the \(images.fileSize)-byte file can hold")
+        }
 
         let labels = try GzipReader(path: labelFile)
         let labelCount = try header(labels, magic: labelMagic, dimensions: 1)[0]
+        guard labelCount + 8 <= labels.maximumContentSize else {
+            throw .malformed(file: labelFile, reason: "the IDX header promises \(labelCount) labels, more than the \(labels.fileSize)-byte file can hold")
+        }
         guard labelCount == count else {
             throw .countMismatch(labelFile: labelFile, labels: labelCount, imageFile: imageFile, images: count)
         }
 
-        let pixels = try body(images, bytes: count * rows * columns, promise: "\(count) images of \(rows)x\(columns)")
+        let pixels = try body(images, bytes: pixelBytes, promise: "\(count) images of \(rows)x\(columns)")
         let labelBytes = try body(labels, bytes: count, promise: "\(count) labels")
         let labelValues = labelBytes.map { Int32($0) }
         return LabelledImages(

@@ -53,6 +53,10 @@ package enum ImageCodec {
         image.format = colour ? png_uint_32(PNG_FORMAT_FLAG_COLOR) : 0
         let channels = colour ? 3 : 1
         let (width, height) = (Int(image.width), Int(image.height))
+        if let reason = implausibleSize(width: width, height: height, path: path, ratio: 1032) {
+            png_image_free(&image)
+            throw .malformedImage(file: path, reason: reason)
+        }
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
         // Row stride 0 means "packed"; with a nil background any alpha is composed onto the
         // buffer, whose zeros make that black.
@@ -60,6 +64,24 @@ package enum ImageCodec {
         guard ok != 0 else { throw failure() }
         png_image_free(&image)
         return DecodedImage(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    /// Largest accepted image: 2^26 pixels (8192x8192), sides up to 2^16.
+    static let maxPixels = 1 << 26
+
+    /// Why a header's `width` x `height` cannot be believed: past `maxPixels`, or more pixels than
+    /// the file's compressed bytes can hold at the codec's best `ratio` of pixels to bytes.
+    static func implausibleSize(width: Int, height: Int, path: String, ratio: Int) -> String? {
+        var status = stat()
+        let fileSize = stat(path, &status) == 0 ? Int(status.st_size) : 0
+        let pixels = width * height
+        if width <= 0 || height <= 0 || pixels > maxPixels {
+            return "the header claims \(width)x\(height) pixels; the largest image read is \(maxPixels) pixels"
+        }
+        if pixels > fileSize * ratio + 4096 {
+            return "the header claims \(width)x\(height) pixels, more than the \(fileSize)-byte file can hold"
+        }
+        return nil
     }
 
     static func decodeJPEG(_ path: String) throws(DataError) -> DecodedImage {

@@ -13,7 +13,7 @@ public enum ONNXExporter {
     /// The serialized model.
     public static func encode(_ model: Model) -> [UInt8] {
         let arena = Arena()
-        let message = arena.model(model)
+        let message = arena.model(model.conformingToItsVersions())
         return message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
             let size = protobuf_c_message_get_packed_size(base)
             var bytes = [UInt8](repeating: 0, count: size)

@@ -285,6 +285,12 @@ private struct Reader {
             throw problem("length \(wanted) does not match the \(byteCount) bytes its dims need")
         }
         let path = directory + "/" + location
+        // Symlinks may not lead out of the model's folder either (onnx and onnxruntime refuse that too).
+        guard let base = resolvedPath(directory) else { throw problem("\(directory): \(systemError())") }
+        guard let target = resolvedPath(path) else { throw problem("\(path): \(systemError())") }
+        guard target.hasPrefix(base == "/" ? "/" : base + "/") else {
+            throw problem("location '\(location)' resolves to \(target), outside the model's directory \(base)")
+        }
         let data: [UInt8]
         do { data = try FileIO.read(path, offset: offset, length: wanted) } catch {
             throw problem("\(path): \(error.reason)")

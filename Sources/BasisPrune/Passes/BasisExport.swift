@@ -96,7 +96,7 @@ public enum BasisExport {
             switch layer.kind {
             case .conv:
                 added.append(Tensor(name: basisName, dims: [k] + Array(basis.dims.dropFirst()), floats: keptBasis))
-                added.append(Tensor(name: scalingName, dims: [cout, k, 1, 1], floats: keptScaling))
+                added.append(Tensor(name: scalingName, dims: [cout, k] + Array(repeating: 1, count: basis.dims.count - 2), floats: keptScaling))
             case .gemm:
                 added.append(Tensor(name: basisName, dims: [k, n], floats: keptBasis))
                 added.append(Tensor(name: scalingName, dims: [cout, k], floats: keptScaling))

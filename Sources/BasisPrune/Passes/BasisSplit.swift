@@ -83,6 +83,11 @@ public enum BasisSplit {
                 continue
             }
             let base = node.name.flatMap { $0.isEmpty ? nil : $0 } ?? node.outputs[0]
+            let nonFinite = plan.matrix.count { !$0.isFinite }
+            guard nonFinite == 0 else {
+                throw PassError(pass: name, node: node.displayName,
+                                reason: "weight '\(node.input(1)!)' has \(nonFinite) NaN or infinite values of \(plan.matrix.count); such a layer cannot be split")
+            }
             let svd: (u: [Double], s: [Double], vt: [Double])
             do { svd = try SVD.thin(plan.matrix, rows: plan.cout, columns: plan.n) } catch {
                 throw PassError(pass: name, node: node.displayName, reason: error.description)
@@ -115,9 +120,11 @@ public enum BasisSplit {
             case "Conv":
                 basisNode.inputs = [node.inputs[0], names.basisWeight]
                 added.append(Tensor(name: names.basisWeight, dims: [rank] + Array(plan.weightDims.dropFirst()), floats: basis))
-                added.append(Tensor(name: names.scalingWeight, dims: [plan.cout, rank, 1, 1], floats: scaling))
-                added.append(Tensor(name: names.factors, dims: [1, rank, 1, 1], floats: Array(repeating: 1, count: rank)))
-                scalingNode.attributes = [Attribute(name: "kernel_shape", value: .ints([1, 1]))]
+                // A 1x1 (or, for Conv1d, size-1) kernel: as many ones as the weight has spatial axes.
+                let ones = Array(repeating: 1, count: plan.weightDims.count - 2)
+                added.append(Tensor(name: names.scalingWeight, dims: [plan.cout, rank] + ones, floats: scaling))
+                added.append(Tensor(name: names.factors, dims: [1, rank] + ones, floats: Array(repeating: 1, count: rank)))
+                scalingNode.attributes = [Attribute(name: "kernel_shape", value: .ints(ones.map(Int64.init)))]
             case "Gemm":
                 basisNode.inputs = [node.inputs[0], names.basisWeight]
                 basisNode.attributes = node.attributes.filter { $0.name == "alpha" || $0.name == "transA" } + [Attribute(name: "transB", value: .int(1))]

@@ -28,13 +28,16 @@ extension Graph {
     }
 
     /// A copy without initializers that no node reads and without nodes whose outputs nothing
-    /// reads (repeated until nothing changes); graph inputs and outputs stay.
+    /// reads (repeated until nothing changes); graph inputs and outputs stay, except the inputs
+    /// that only declared a removed initializer (IR < 4 lists every initializer as an input).
     public func removingDeadCode() -> Graph {
         var graph = self
         while true {
             let counts = graph.readCounts
             let nodes = graph.nodes.filter { node in node.outputs.contains { !$0.isEmpty && counts[$0, default: 0] > 0 } }
             let initializers = graph.initializers.filter { counts[$0.name ?? "", default: 0] > 0 }
+            let removed = Set(graph.initializers.compactMap(\.name)).subtracting(initializers.compactMap(\.name))
+            graph.inputs.removeAll { removed.contains($0.name) }
             if nodes.count == graph.nodes.count && initializers.count == graph.initializers.count {
                 let produced = Set(graph.nodes.flatMap(\.outputs)).union(graph.inputs.map(\.name))
                 graph.valueInfo = graph.valueInfo.filter { produced.contains($0.name) }

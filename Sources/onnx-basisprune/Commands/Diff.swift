@@ -32,6 +32,7 @@ enum DiffCommand {
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("diff takes exactly two models A.onnx B.onnx (see onnx-basisprune diff --help)") }
         let (a, b) = (args.positional[0], args.positional[1])
+        _ = try OutputFiles(inputs: [a, b], [("--report", args.values["--report"])])
         let diff = GraphDiff(try summary(a), path: a, fileBytes: fileBytes(a), try summary(b), path: b, fileBytes: fileBytes(b))
         struct Document: Encodable {
             let schema = "onnx-basisprune/diff"

@@ -34,7 +34,7 @@ enum EvalCommand {
         let limit = try args.values["--limit"].map { _ throws(CLIError) in try positiveInt(args, "--limit", default: 1) }
         guard args.values["--data"] != nil else { throw .usage("eval needs --data SPEC (see onnx-basisprune eval --help)") }
         let model: Model
-        do { model = try ONNXImporter.load(path: path) } catch { throw .usage(error.description) }
+        model = try loadModel(path)
         let data = try DataOptions.preprocessor(args, model: model, modelPath: path)
         let executor: Executor
         do { executor = try Executor(model: model) } catch { throw .usage("\(path): \(error.description)") }

@@ -34,9 +34,10 @@ enum InspectCommand {
             throw .usage("inspect takes exactly one MODEL (see onnx-basisprune inspect --help)")
         }
         let path = args.positional[0]
+        _ = try OutputFiles(inputs: [path], [("--report", args.values["--report"])])
         let requestedShape = try args.values["--input-shape"].map { (text) throws(CLIError) in try parseShape(text, option: "--input-shape") }
         let model: Model
-        do { model = try ONNXImporter.load(path: path) } catch { throw .usage(error.description) }
+        model = try loadModel(path)
         var shapes: [String: [Int]] = [:]
         if let shape = requestedShape {
             let initializers = Set(model.graph.initializers.compactMap(\.name))

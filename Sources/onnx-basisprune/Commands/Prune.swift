@@ -82,6 +82,10 @@ enum PruneCommand {
                                 validation images, report its accuracy and top-1 agreement;
                                 fails (exit 4) if it cannot be run or its accuracy is below the
                                 input model's minus --max-accuracy-drop
+          --in-place            allow OUT to be IN (the same file by any path or hard link) and
+                                replace it; without it such a run is refused (exit 2). OUT,
+                                --report and --plot are checked before any work and written
+                                together at the end, each atomically
           --force               write OUT even when the accuracy budget cannot be met (exit 3)
           --quiet               no progress on stderr
           -h, --help            show this help
@@ -150,17 +154,18 @@ enum PruneCommand {
     }
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet", "--verify", "--force"])
+        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet", "--verify", "--force", "--in-place"])
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("expected IN.onnx OUT.onnx (see onnx-basisprune --help)") }
         guard args.values["--data"] != nil else { throw .usage("--data SPEC is required (see onnx-basisprune prune --help)") }
         let (inputPath, outputPath) = (args.positional[0], args.positional[1])
+        _ = try OutputFiles(inputs: [inputPath], [("OUT", outputPath), ("--report", args.values["--report"]), ("--plot", args.values["--plot"])],
+                            inPlace: args.has("--in-place"))
         var options = try self.options(args)
         let valFraction = try double(args, "--val-fraction", default: 0.1, range: 0.001...0.9)
         let reporter = TerminalReporter(quiet: args.has("--quiet"))
 
-        let loaded: Model
-        do { loaded = try ONNXImporter.load(path: inputPath) } catch { throw .usage(error.description) }
+        let loaded = try loadModel(inputPath)
         // Every stage works on the simplified graph, and so the output is simplified too.
         let model: Model
         do { model = try Simplify.run(loaded).model } catch { throw .usage("\(inputPath): \(error.description)") }
@@ -225,7 +230,8 @@ enum PruneCommand {
                                                100 * finalValidation, 100 * inputValidation, options.maxAccuracyDrop),
                                code: .budgetNotMet)
             }
-            try ONNXExporter.write(pruned, to: outputPath)
+            var staged = StagedOutputs()
+            let stagedModel = try staged.stage(ONNXExporter.encode(pruned), to: outputPath)
             phases.append(PruneReport.Phase(name: "export", seconds: Date().timeIntervalSince(clock)))
             clock = Date()
             let after = try GraphSummary(model: pruned)
@@ -256,11 +262,12 @@ enum PruneCommand {
             report.nodesBefore = loaded.graph.nodes.count
             report.nodesAfter = pruned.graph.nodes.count
             if args.has("--verify") {
-                report.verify = try verify(outputPath, input: model, validation: validation, indices: validationIndices,
+                report.verify = try verify(stagedModel.temporaryPath, name: outputPath, input: model, validation: validation, indices: validationIndices,
                                            maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)
             }
-            if let reportPath = args.values["--report"] { try writeFile(try encodeJSON(report), to: reportPath) }
-            if let plotPath = args.values["--plot"] { try writeFile(SVGPlot(report: report).svg(), to: plotPath) }
+            if let reportPath = args.values["--report"] { try staged.stage(Array(try encodeJSON(report).utf8), to: reportPath) }
+            if let plotPath = args.values["--plot"] { try staged.stage(Array(SVGPlot(report: report).svg().utf8), to: plotPath) }
+            try staged.commit()
             let summary = "pruned \(inputPath) -> \(outputPath)\n\n" + report.table()
             if let verify = report.verify, !verify.passed {
                 throw CLIError(message: String(format: "--verify failed: \(outputPath) has validation accuracy %.2f %%, below the input model's %.2f %% minus %g points",
@@ -309,15 +316,16 @@ enum PruneCommand {
         return (pruned, (result, stage, PruneReport.Skipped.channels(analysis, folded.graph)))
     }
 
-    /// Reloads `path` from disk and runs it beside `input` (exit 4 when it cannot be imported or run).
-    static func verify(_ path: String, input: Model, validation: Preprocessor, indices: [Int], maxDrop: Double,
+    /// Reloads `path` (OUT's staged file, called `name`) from disk and runs it beside `input`
+    /// (exit 4 when it cannot be imported or run).
+    static func verify(_ path: String, name: String, input: Model, validation: Preprocessor, indices: [Int], maxDrop: Double,
                        reporter: any Reporter) throws(CLIError) -> Verification {
         do {
             let reloaded = try ONNXImporter.load(path: path)
             return try Verification.run(reference: Executor(model: input), candidate: Executor(model: reloaded), data: validation,
                                         indices: indices, maxDrop: maxDrop, reporter: reporter)
         } catch {
-            throw CLIError(message: "--verify failed: \(path) cannot be reloaded and run: \(error)", code: .verificationFailed)
+            throw CLIError(message: "--verify failed: \(name) cannot be reloaded and run: \(error)", code: .verificationFailed)
         }
     }
 }

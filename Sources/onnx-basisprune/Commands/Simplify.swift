@@ -12,6 +12,7 @@ enum SimplifyCommand {
         main job and `split` run the same pass on their input first.
 
         OPTIONS:
+          --in-place    allow OUT to be IN (refused otherwise); the file is still replaced atomically
           --quiet       print nothing on success
           -h, --help    show this help
 
@@ -20,12 +21,12 @@ enum SimplifyCommand {
         """
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "simplify", valueOptions: [], flagOptions: ["--quiet"])
+        let args = try Arguments(argv, command: "simplify", valueOptions: [], flagOptions: ["--quiet", "--in-place"])
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("simplify takes IN.onnx and OUT.onnx (see onnx-basisprune simplify --help)") }
         let (input, output) = (args.positional[0], args.positional[1])
-        let model: Model
-        do { model = try ONNXImporter.load(path: input) } catch { throw .usage(error.description) }
+        _ = try OutputFiles(inputs: [input], [("OUT", output)], inPlace: args.has("--in-place"))
+        let model = try loadModel(input)
         let statistics: Simplify.Statistics
         do {
             let (simplified, stats) = try Simplify.run(model)

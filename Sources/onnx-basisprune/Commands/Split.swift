@@ -2,7 +2,7 @@ import BasisPrune
 
 enum SplitCommand {
     static let help = """
-        USAGE: onnx-basisprune split IN.onnx OUT.onnx
+        USAGE: onnx-basisprune split IN.onnx OUT.onnx [--in-place]
 
         Simplifies the graph (see `simplify --help`), folds BatchNormalization into the layer before it and splits every Conv with one group
         and more than one input per filter, and every Gemm or MatMul with a constant weight,
@@ -14,6 +14,8 @@ enum SplitCommand {
         with the reason.
 
         OPTIONS:
+          --in-place    allow OUT to be IN (the same file by any path or hard link) and replace
+                        it; without it such a run is refused (exit 2). Still written atomically
           --quiet       print nothing on success
           -h, --help    show this help
 
@@ -22,12 +24,12 @@ enum SplitCommand {
         """
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "split", valueOptions: [], flagOptions: ["--quiet"])
+        let args = try Arguments(argv, command: "split", valueOptions: [], flagOptions: ["--quiet", "--in-place"])
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("split takes IN.onnx and OUT.onnx (see onnx-basisprune split --help)") }
         let (input, output) = (args.positional[0], args.positional[1])
-        let model: Model
-        do { model = try ONNXImporter.load(path: input) } catch { throw .usage(error.description) }
+        _ = try OutputFiles(inputs: [input], [("OUT", output)], inPlace: args.has("--in-place"))
+        let model = try loadModel(input)
         let split: Model, layers: [SplitLayer], skipped: [PruneReport.Skipped]
         do {
             let simplified = try Simplify.run(model).model

@@ -5,12 +5,17 @@ import Testing
 
 /// `GraphDiff` on the shared Fashion-MNIST model against exports of its own split.
 @Suite struct GraphDiffTests {
-    static let model = try! ONNXImporter.load(path: Fixtures.fmnistModel)
-    static let split = try! Pipeline.split(model)
+    /// Loaded and split once; a failure fails each test that reads it instead of crashing the process.
+    static let loaded = Result { () throws -> (Model, (model: Model, layers: [SplitLayer])) in
+        let model = try ONNXImporter.load(path: Fixtures.fmnistModel)
+        return (model, try Pipeline.split(model))
+    }
+    static var model: Model { get throws { try loaded.get().0 } }
+    static var split: (model: Model, layers: [SplitLayer]) { get throws { try loaded.get().1 } }
 
     /// The first half of each layer's bases kept (at least one), factors 1.
-    static func halfChoices() -> [String: BasisExport.Choice] {
-        Dictionary(uniqueKeysWithValues: split.layers.map { layer in
+    static func halfChoices() throws -> [String: BasisExport.Choice] {
+        Dictionary(uniqueKeysWithValues: try split.layers.map { layer in
             (layer.factors, BasisExport.Choice(factors: Array(repeating: 1, count: layer.rank),
                                                kept: (0..<layer.rank).map { $0 < max(1, layer.rank / 2) }))
         })
@@ -24,8 +29,9 @@ import Testing
         let exported = try Pipeline.export(Self.split.model, layers: Self.split.layers, choices: [:], remerge: false)
         let diff = try Self.diff(exported)
         let splits = diff.changes.filter { $0.kind == .split }
-        #expect(splits.map(\.name) == Self.split.layers.map(\.name))
-        for (change, layer) in zip(splits, Self.split.layers) {
+        let layers = try Self.split.layers
+        #expect(splits.map(\.name) == layers.map(\.name))
+        for (change, layer) in zip(splits, layers) {
             #expect(change.rank == min(layer.inputLength, layer.outputChannels))
             #expect(change.bases == layer.rank)
             #expect(change.weightsAfter.count == 2)
@@ -40,7 +46,7 @@ import Testing
         let diff = try Self.diff(exported)
         let byName = Dictionary(uniqueKeysWithValues: diff.changes.map { ($0.name, $0) })
         var splitCount = 0
-        for layer in Self.split.layers {
+        for layer in try Self.split.layers {
             let kept = max(1, layer.rank / 2)
             if layer.remerges(kept: kept) {
                 // Re-merged: same name, same shape and parameters, so nothing to list.
@@ -64,7 +70,7 @@ import Testing
 
     /// Renamed nodes match by position among layers of the same op.
     @Test func renamedLayersMatchByPosition() throws {
-        var renamed = Self.model
+        var renamed = try Self.model
         renamed.graph.nodes = renamed.graph.nodes.enumerated().map { i, node in
             var node = node
             node.name = "renamed_\(i)"
