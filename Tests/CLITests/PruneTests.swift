@@ -36,10 +36,11 @@ import Testing
         let result = try run(Fixtures.executable, [
             // A tenth of the data with a smaller learning rate and a wider margin: with 3,000
             // validation images the search flatters itself more than with the full run's 5,000
-            // (measured: margin 0.3 and lr 0.01 here lost 1.55 points on the test images).
+            // (measured: margin 0.3 and lr 0.01 here lost 1.55 points on the test images; with
+            // --objective macs and --channel-multiple 8, margin 0.6 lost 1.30: 92.45 -> 91.15).
             Fixtures.bundledModel, out, "--data", "\(Self.data),range=0:10000",
             "--val-data", "\(Self.data),split=test,range=0:3000", "--test-data", "\(Self.data),split=test,range=5000:7000",
-            "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.6", "--report", reportPath, "--quiet", "--method", "basis",
+            "--retrain-images", "3000", "--lr", "0.001", "--margin", "0.8", "--report", reportPath, "--quiet", "--method", "basis",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         print(result.stdout)
