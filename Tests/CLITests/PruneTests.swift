@@ -109,9 +109,10 @@ import Testing
             let result = try run(Fixtures.executable, [
                 Fixtures.bundledModel, directory + "/" + name, "--data", "\(Self.data),range=0:1000",
                 "--val-data", "\(Self.data),split=test,range=0:500", "--prune-ratio", "0.3", "--retrain-images", "500",
-                "--seed", "7", "--quiet",
+                "--seed", "7", "--quiet", "--force",
             ])
-            #expect(result.status == 0, "\(result.stderr)")
+            // A fixed ratio on 500 validation images may miss the budget: --force writes OUT anyway (exit 3).
+            #expect(result.status == 0 || result.status == 3, "\(result.stderr)")
             outputs.append(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
         }
         #expect(outputs[0] == outputs[1])
