@@ -39,10 +39,10 @@ public struct PruningOptions: Sendable {
     public var normalizeImportance = Normalization.none
     public var ranking = Ranking.perCost
     /// The cost `ranking` divides importance by, and by which split layers are re-merged.
-    public var objective = Objective.macs
+    public var objective = Objective.params
     /// Kept channels of every pruned space and kept bases of every split layer are multiples of
     /// this (or the full width); 1 turns alignment off.
-    public var channelMultiple = 8
+    public var channelMultiple = 1
     /// Fraction of the remaining bases removed per round.
     public var roundFraction = 0.1
     /// Training images each round retrains the factors on (and ranks by).

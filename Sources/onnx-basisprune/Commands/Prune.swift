@@ -52,12 +52,14 @@ enum PruneCommand {
                                 channel groups) instead of searching
           --objective latency|macs|params
                                 the cost a basis or channel group is ranked against, and by which
-                                a split layer is kept split or re-merged at export. macs
-                                (default): multiply-accumulates per image at the model's input
-                                size, what a layer's time on a CPU grows with; latency: MACs
-                                plus a fixed cost per Conv measured in onnxruntime (a split
-                                layer runs two Convs, so it stays split only when it saves more
-                                than that); params: weight and bias elements
+                                a split layer is kept split or re-merged at export. params
+                                (default): weight and bias elements; macs: multiply-accumulates
+                                per image at the model's input size, what a layer's time on a
+                                CPU grows with; latency: MACs plus a fixed cost per Conv
+                                measured in onnxruntime (a split layer runs two Convs, so it
+                                stays split only when it saves more than that). For a model
+                                that runs fast, use macs or latency with --channel-multiple 8
+                                (README "Deployment speed")
           --ranking per-cost|importance
                                 per-cost (default): importance divided by the --objective cost
                                 of a basis or group; importance: raw Taylor importance
@@ -65,7 +67,8 @@ enum PruneCommand {
           --channel-multiple N  kept channels of every pruned space and kept bases of every
                                 split layer are multiples of N, or the full width, because
                                 runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO)
-                                run other widths on slower paths (default 8; 1 turns it off)
+                                run other widths on slower paths (default 1: off; 8 for
+                                onnxruntime's blocked kernels)
           --normalize-importance layer|none
                                 divide importance by its layer's total before ranking (default none)
           --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
@@ -138,7 +141,7 @@ enum PruneCommand {
                 o.ranking = r
             }
         }
-        o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 8)
+        o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 1)
         if let text = args.values["--normalize-importance"] {
             guard let n = PruningOptions.Normalization(rawValue: text) else { throw .usage("--normalize-importance '\(text)' is not layer or none") }
             o.normalizeImportance = n
