@@ -9,6 +9,9 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
     public var imagesPerSecond: Double
     public var count: Int
     public var correct: Int
+    /// Per image, in the order of the indices evaluated: whether its arg-max is the label (not
+    /// encoded).
+    public var correctness: [Bool] = []
 
     enum CodingKeys: String, CodingKey {
         case accuracy, loss, count, correct
@@ -29,6 +32,8 @@ extension Executor {
         }
         let start = Date()
         var correct = 0
+        var correctness: [Bool] = []
+        correctness.reserveCapacity(indices.count)
         var lossSum = 0.0
         var done = 0
         var batchStart = 0
@@ -52,6 +57,7 @@ extension Executor {
                         best = c
                     }
                     if best == label { correct += 1 }
+                    correctness.append(best == label)
                     let sum = scores.reduce(0.0) { $0 + exp(Double($1 - maxScore)) }
                     let target = label < classes ? Double(scores[label] - maxScore) : -Double.infinity
                     lossSum += log(sum) - target
@@ -66,6 +72,7 @@ extension Executor {
         return EvaluationResult(
             accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),
             loss: indices.isEmpty ? 0 : lossSum / Double(indices.count),
-            imagesPerSecond: Double(indices.count) / max(elapsed, 1e-9), count: indices.count, correct: correct)
+            imagesPerSecond: Double(indices.count) / max(elapsed, 1e-9), count: indices.count, correct: correct,
+            correctness: correctness)
     }
 }

@@ -52,7 +52,7 @@ public struct PruneReport: Sendable, Codable {
 
     /// The filter (channel) pruning stage of `--method filter` and `double`.
     public struct FilterStage: Sendable, Codable, Equatable {
-        /// Fraction of the usable budget (`max_accuracy_drop - margin`) the stage could spend.
+        /// Fraction of the usable budget (the budget minus the certification slack) the stage could spend.
         public var share: Double
         /// Removable channel groups found by the dependency analysis, and how many were removed.
         public var groups: Int
@@ -132,9 +132,11 @@ public struct PruneReport: Sendable, Codable {
     /// Nodes of the input file and of the written file (simplified).
     public var nodesBefore: Int?
     public var nodesAfter: Int?
+    /// The certified bound on the accuracy drop and the candidates checked.
+    public var certification: Certification?
 
     enum CodingKeys: String, CodingKey {
-        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective
+        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
@@ -236,6 +238,9 @@ public struct PruneReport: Sendable, Codable {
         out += "  validation      \(acc(inputAccuracy.validation).padding(toLength: 14, withPad: " ", startingAt: 0))\(acc(outputAccuracy.validation))\n"
         if inputAccuracy.test != nil || outputAccuracy.test != nil {
             out += "  test            \(acc(inputAccuracy.test).padding(toLength: 14, withPad: " ", startingAt: 0))\(acc(outputAccuracy.test))\n"
+        }
+        if let certification {
+            out += "\ncertification: " + certification.summary + "\n"
         }
         if let verify {
             out += "\nverify (\(output) reloaded from disk, on the validation images): \(verify.passed ? "passed" : "FAILED")\n"

@@ -7,6 +7,8 @@ public struct FilterPruningResult: Sendable {
     public var validationAccuracy: Double
     /// Rounds; `keptBases` counts the removable channel groups kept.
     public var history: [PruningRound]
+    /// The accepted candidates that removed groups, least pruned first (the last is `removed`).
+    public var candidates: [Set<Int>]
     public var phases: [(name: String, seconds: Double)]
 }
 
@@ -30,14 +32,21 @@ public struct FilterSearch: Sendable {
     public let validation: Preprocessor
     public let validationIndices: [Int]
     public var options: PruningOptions
-    /// Fraction of the usable budget (`maxAccuracyDrop - margin`) this stage may spend.
+    /// Fraction of the usable budget (see `BudgetRule`) this stage may spend.
     public var share: Double
+    /// The input model's per-image correctness on the validation images (nil: measured here).
+    public var reference: [Bool]?
+    /// Images the result will be certified on (nil: as many as the validation images).
+    public var certificationImages: Int?
     public var reporter: any Reporter
     /// Output positions per image of each layer of `graph` (for MAC costs).
     let positions: [Int: Int]
 
     public init(graph: Graph, model: Model, analysis: ChannelDependency, train: Preprocessor, trainIndices: [Int], validation: Preprocessor,
-                validationIndices: [Int], options: PruningOptions, share: Double = 1, reporter: any Reporter = SilentReporter()) throws(EngineError) {
+                validationIndices: [Int], options: PruningOptions, share: Double = 1, reference: [Bool]? = nil, certificationImages: Int? = nil,
+                reporter: any Reporter = SilentReporter()) throws(EngineError) {
+        self.reference = reference
+        self.certificationImages = certificationImages
         let (masked, masks) = ChannelPruning.insertMasks(graph, analysis)
         var m = model
         m.graph = masked
@@ -56,9 +65,9 @@ public struct FilterSearch: Sendable {
         self.reporter = reporter
     }
 
-    func accuracy(_ removed: Set<Int>, phase: String) throws(EngineError) -> Double {
+    func evaluate(_ removed: Set<Int>, phase: String) throws(EngineError) -> EvaluationResult {
         try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
-                              parameters: ChannelPruning.maskValues(masks, analysis, removed: removed)).accuracy
+                              parameters: ChannelPruning.maskValues(masks, analysis, removed: removed))
     }
 
     /// Taylor importance of every group with `removed` masked, over `images` training images.
@@ -89,18 +98,21 @@ public struct FilterSearch: Sendable {
         return total
     }
 
-    public func run(baseline known: Double? = nil) throws(EngineError) -> FilterPruningResult {
+    public func run() throws(EngineError) -> FilterPruningResult {
         var phases: [(String, Double)] = []
         var clock = Date()
         func lap(_ name: String) {
             phases.append((name, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let baseline: Double
-        if let known { baseline = known } else {
-            baseline = try accuracy([], phase: "validate input model")
+        let reference: [Bool]
+        if let known = self.reference { reference = known } else {
+            reference = try evaluate([], phase: "validate input model").correctness
             lap("validate input model")
         }
+        let baseline = Double(reference.filter { $0 }.count) / Double(max(reference.count, 1))
+        let rule = BudgetRule(maxDrop: options.maxAccuracyDrop / 100, confidence: options.confidence,
+                              certificationImages: certificationImages ?? reference.count, share: share, reference: reference)
         let costs = ChannelPruning.groupCosts(graph, analysis, positions: options.objective == .macs ? positions : nil)
         var removed = Set<Int>()
         var importance = try importance(removed, stream: 0, phase: "filter importance")
@@ -108,7 +120,7 @@ public struct FilterSearch: Sendable {
         var acceptedAccuracy = baseline
         var history = [PruningRound(round: 0, keptBases: analysis.groups.count, layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: []),
                                     validationAccuracy: baseline, accepted: true)]
-        let floor = baseline - share * (options.maxAccuracyDrop - options.margin) / 100
+        var candidates: [Set<Int>] = []
         let target = options.pruneRatio.map { Int((Double(analysis.groups.count) * $0).rounded()) }
         var fraction = options.roundFraction
         var round = 0
@@ -120,14 +132,16 @@ public struct FilterSearch: Sendable {
             round += 1
             let candidate = removed.union(choose(count, removed: removed, importance: importance, costs: costs))
             if candidate.count == removed.count { break }
-            let candidateAccuracy = try accuracy(candidate, phase: "filter round \(round): validate without \(candidate.count - removed.count) more channels")
-            let ok = target != nil || candidateAccuracy >= floor
+            let candidateResult = try evaluate(candidate, phase: "filter round \(round): validate without \(candidate.count - removed.count) more channels")
+            let judged = rule.judge(candidateResult.correctness)
+            let ok = target != nil || judged.accepted
             history.append(PruningRound(round: round, keptBases: analysis.groups.count - candidate.count,
                                         layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: candidate),
-                                        validationAccuracy: candidateAccuracy, accepted: ok))
+                                        validationAccuracy: candidateResult.accuracy, accepted: ok, predictedBound: 100 * judged.predictedBound))
             if ok {
                 removed = candidate
-                acceptedAccuracy = candidateAccuracy
+                candidates.append(candidate)
+                acceptedAccuracy = candidateResult.accuracy
                 importance = try self.importance(removed, stream: UInt64(round), phase: "filter round \(round): importance")
             } else {
                 fraction /= 2
@@ -135,7 +149,7 @@ public struct FilterSearch: Sendable {
         }
         lap("filter pruning in rounds")
         return FilterPruningResult(removed: removed, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
-                                   history: history, phases: phases)
+                                   history: history, candidates: candidates, phases: phases)
     }
 
     /// About `count` of the lowest-scoring groups not yet removed, leaving every space at least

@@ -21,8 +21,8 @@ public struct PruningOptions: Sendable {
     }
 
     public var method = Method.double
-    /// With `double`: the fraction of the usable budget (`maxAccuracyDrop - margin`) the filter
-    /// stage may spend; basis pruning gets the rest.
+    /// With `double`: the fraction of the usable budget (`maxAccuracyDrop` minus the statistical
+    /// slack of certification, see `BudgetRule`) the filter stage may spend; basis pruning gets the rest.
     public var filterShare = 0.5
     public var epochs = 1
     public var learningRate: Float = 1e-2
@@ -31,18 +31,18 @@ public struct PruningOptions: Sendable {
     public var seed: UInt64 = 0
     /// Largest allowed drop of validation accuracy below the input model, in points.
     public var maxAccuracyDrop = 1.0
-    /// Points of validation accuracy a candidate must keep above the budget's floor: the search
-    /// tries many candidates on one validation split, and the best-looking one flatters itself.
-    public var margin = 0.3
+    /// Confidence of the certified bound on the accuracy drop (and of the bound the searches
+    /// predict when they decide).
+    public var confidence = 0.95
     /// A fixed fraction of bases to remove instead of the accuracy-driven search.
     public var pruneRatio: Double?
     public var normalizeImportance = Normalization.none
     public var ranking = Ranking.perCost
     /// The cost `ranking` divides importance by, and by which split layers are re-merged.
-    public var objective = Objective.params
+    public var objective = Objective.macs
     /// Kept channels of every pruned space and kept bases of every split layer are multiples of
     /// this (or the full width); 1 turns alignment off.
-    public var channelMultiple = 1
+    public var channelMultiple = 8
     /// Fraction of the remaining bases removed per round.
     public var roundFraction = 0.1
     /// Training images each round retrains the factors on (and ranks by).
@@ -60,10 +60,23 @@ public struct PruningRound: Sendable, Codable, Equatable {
     public var layerParameters: Int
     public var validationAccuracy: Double
     public var accepted: Bool
+    /// The certified bound on the accuracy drop (points) this candidate's validation
+    /// discordance predicts; nil for the rounds that are no candidate.
+    public var predictedBound: Double?
+
+    public init(round: Int, keptBases: Int, layerParameters: Int, validationAccuracy: Double, accepted: Bool, predictedBound: Double? = nil) {
+        self.round = round
+        self.keptBases = keptBases
+        self.layerParameters = layerParameters
+        self.validationAccuracy = validationAccuracy
+        self.accepted = accepted
+        self.predictedBound = predictedBound
+    }
 
     enum CodingKeys: String, CodingKey {
         case round, accepted
         case keptBases = "kept_bases", layerParameters = "layer_parameters", validationAccuracy = "validation_accuracy"
+        case predictedBound = "predicted_bound"
     }
 }
 
@@ -73,9 +86,11 @@ public struct PruningResult: Sendable {
     public var baselineValidationAccuracy: Double
     public var validationAccuracy: Double
     public var history: [PruningRound]
+    /// The accepted candidates that removed bases, least pruned first (the last is `state`).
+    public var candidates: [ScalingState]
     /// Seconds per phase, in order.
     public var phases: [(name: String, seconds: Double)]
-    /// Whether the final candidate is within the budget on the validation data.
+    /// Whether the final candidate is within the budget by the search's rule on the validation data.
     public var withinBudget: Bool
 }
 
@@ -90,10 +105,18 @@ public struct PruningSearch: Sendable {
     public let validation: Preprocessor
     public let validationIndices: [Int]
     public var options: PruningOptions
+    /// The input model's per-image correctness on the validation images (nil: this split
+    /// model's, measured before training).
+    public var reference: [Bool]?
+    /// Images the result will be certified on (nil: as many as the validation images).
+    public var certificationImages: Int?
     public var reporter: any Reporter
 
     public init(executor: Executor, layers: [SplitLayer], train: Preprocessor, trainIndices: [Int], validation: Preprocessor,
-                validationIndices: [Int], options: PruningOptions, reporter: any Reporter = SilentReporter()) {
+                validationIndices: [Int], options: PruningOptions, reference: [Bool]? = nil, certificationImages: Int? = nil,
+                reporter: any Reporter = SilentReporter()) {
+        self.reference = reference
+        self.certificationImages = certificationImages
         self.executor = executor
         self.layers = layers
         self.train = train
@@ -104,9 +127,9 @@ public struct PruningSearch: Sendable {
         self.reporter = reporter
     }
 
-    func accuracy(_ state: ScalingState, phase: String) throws(EngineError) -> Double {
+    func evaluate(_ state: ScalingState, phase: String) throws(EngineError) -> EvaluationResult {
         try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
-                              parameters: state.parameters()).accuracy
+                              parameters: state.parameters())
     }
 
     /// `trainIndices` shuffled by the seed for `stream`.
@@ -117,9 +140,9 @@ public struct PruningSearch: Sendable {
         return order
     }
 
-    /// With `baseline`, the floor is measured from that accuracy (the input model's, when this
-    /// model is already the result of an earlier stage) and the split model is not validated.
-    public func run(baseline known: Double? = nil) throws(EngineError) -> PruningResult {
+    /// Candidates are judged by `BudgetRule` against `reference` (the input model's, when this
+    /// model is already the result of an earlier stage), or against the split model as it is.
+    public func run() throws(EngineError) -> PruningResult {
         var phases: [(String, Double)] = []
         var clock = Date()
         func lap(_ name: String) {
@@ -128,11 +151,14 @@ public struct PruningSearch: Sendable {
         }
         let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, reporter: reporter)
         var state = ScalingState(layers: layers)
-        let baseline: Double
-        if let known { baseline = known } else {
-            baseline = try accuracy(state, phase: "validate input model")
+        let reference: [Bool]
+        if let known = self.reference { reference = known } else {
+            reference = try evaluate(state, phase: "validate input model").correctness
             lap("validate input model")
         }
+        let baseline = Double(reference.filter { $0 }.count) / Double(max(reference.count, 1))
+        let rule = BudgetRule(maxDrop: options.maxAccuracyDrop / 100, confidence: options.confidence,
+                              certificationImages: certificationImages ?? reference.count, reference: reference)
 
         var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
         var importance: [String: [Double]] = [:]
@@ -146,10 +172,10 @@ public struct PruningSearch: Sendable {
         }
         lap("train factors")
         var accepted = state
-        var acceptedAccuracy = try accuracy(state, phase: "validate trained factors")
+        var acceptedResult = try evaluate(state, phase: "validate trained factors")
         var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
-                                    validationAccuracy: acceptedAccuracy, accepted: true)]
-        let floor = baseline - options.maxAccuracyDrop / 100 + options.margin / 100
+                                    validationAccuracy: acceptedResult.accuracy, accepted: true)]
+        var candidates: [ScalingState] = []
         let target = options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction
         var round = 0
@@ -166,21 +192,24 @@ public struct PruningSearch: Sendable {
             let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
             let candidateImportance = try trainer.pass(retrain, state: &candidate, optimizer: &optimizer,
                                                        phase: "round \(round): retrain after removing \(count) bases").importance
-            let candidateAccuracy = try accuracy(candidate, phase: "round \(round): validate")
-            let ok = target != nil || candidateAccuracy >= floor
+            let candidateResult = try evaluate(candidate, phase: "round \(round): validate")
+            let judged = rule.judge(candidateResult.correctness)
+            let ok = target != nil || judged.accepted
             history.append(PruningRound(round: round, keptBases: candidate.keptCount, layerParameters: candidate.layerParameters,
-                                        validationAccuracy: candidateAccuracy, accepted: ok))
+                                        validationAccuracy: candidateResult.accuracy, accepted: ok, predictedBound: 100 * judged.predictedBound))
             if ok {
                 accepted = candidate
-                acceptedAccuracy = candidateAccuracy
+                acceptedResult = candidateResult
+                candidates.append(candidate)
                 importance = candidateImportance
             } else {
                 fraction /= 2
             }
         }
         lap("prune in rounds")
-        return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
-                             history: history, phases: phases, withinBudget: acceptedAccuracy >= baseline - options.maxAccuracyDrop / 100)
+        return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
+                             history: history, candidates: candidates, phases: phases,
+                             withinBudget: rule.judge(acceptedResult.correctness).accepted)
     }
 
     /// Removes about `count` of the remaining bases, lowest score first; every layer keeps one.

@@ -22,7 +22,8 @@ enum PruneCommand {
                                 double (default): filter pruning, then basis pruning of the
                                 result, sharing the accuracy budget
           --filter-share F      with double: fraction of the usable budget (--max-accuracy-drop
-                                minus --margin) the filter stage may spend (default 0.5)
+                                minus the statistical slack of certification) the filter stage may
+                                spend (default 0.5)
 
         DATA:
         \(DataOptions.help)
@@ -31,6 +32,10 @@ enum PruneCommand {
                                 warning: a model fine-tuned on those images looks better on them)
           --val-fraction F      fraction of --data held out for validation when --val-data is not
                                 given, drawn with --seed (default 0.1)
+          --cert-data SPEC      labelled images the result is certified on (default: --cert-fraction
+                                of the validation images, drawn with --seed)
+          --cert-fraction F     fraction of the validation images set aside for certification when
+                                --cert-data is not given (default 0.5)
           --test-data SPEC      images to report the input and output accuracy on; never used
                                 for any choice
 
@@ -43,23 +48,23 @@ enum PruneCommand {
                                 same inputs and seed write a byte-identical OUT
 
         PRUNING:
-          --max-accuracy-drop P largest allowed drop of validation accuracy below the input
-                                model, in points (default 1.0)
-          --margin P            points a candidate must stay above that floor, because the
-                                search picks among many candidates on one validation set
-                                (default 0.3)
+          --max-accuracy-drop P largest allowed drop of accuracy below the input model, in points
+                                (default 1.0). The result is certified: checked on images no search
+                                decision saw, its one-sided upper confidence bound on the drop
+                                (image by image against the input model) must be within P, or the
+                                run fails with exit 3 and writes nothing (see CERTIFICATION)
+          --confidence C        confidence of that bound (default 0.95)
           --prune-ratio R       remove this fraction of all bases (and with filter, of all
                                 channel groups) instead of searching
           --objective latency|macs|params
                                 the cost a basis or channel group is ranked against, and by which
-                                a split layer is kept split or re-merged at export. params
-                                (default): weight and bias elements; macs: multiply-accumulates
-                                per image at the model's input size, what a layer's time on a
-                                CPU grows with; latency: MACs plus a fixed cost per Conv
-                                measured in onnxruntime (a split layer runs two Convs, so it
-                                stays split only when it saves more than that). For a model
-                                that runs fast, use macs or latency with --channel-multiple 8
-                                (README "Deployment speed")
+                                a split layer is kept split or re-merged at export. macs
+                                (default): multiply-accumulates per image at the model's input
+                                size, what a layer's time on a CPU grows with; params: weight and
+                                bias elements (the smallest file, not the fastest model);
+                                latency: MACs plus a fixed cost per Conv measured in onnxruntime
+                                (a split layer runs two Convs, so it stays split only when it
+                                saves more than that). README "Deployment speed"
           --ranking per-cost|importance
                                 per-cost (default): importance divided by the --objective cost
                                 of a basis or group; importance: raw Taylor importance
@@ -67,14 +72,24 @@ enum PruneCommand {
           --channel-multiple N  kept channels of every pruned space and kept bases of every
                                 split layer are multiples of N, or the full width, because
                                 runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO)
-                                run other widths on slower paths (default 1: off; 8 for
-                                onnxruntime's blocked kernels)
+                                run other widths on slower paths (default 8; 1 turns it off;
+                                16 or 32 for some GPUs and accelerators)
           --normalize-importance layer|none
                                 divide importance by its layer's total before ranking (default none)
           --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
                                 a round that breaks the budget is retried with half
           --retrain-images N    training images each round retrains on, and filter pruning
                                 measures importance on (default 10000)
+
+        CERTIFICATION:
+          The searches decide on the validation images, comparing each candidate image by image
+          with the input model, and stop where the predicted bound reaches the budget. Their
+          accepted candidates, least pruned first, are then checked in that order on the
+          certification images, each with a one-sided Tango score bound on the paired accuracy
+          drop at --confidence; the last one before the first whose bound is over the budget is
+          the result (fixed-sequence testing: the several looks need no Bonferroni share). The
+          summary and the report's "certification" state it: accuracy drop <= X pt with 95 %
+          confidence on N images. With --prune-ratio only the result is checked.
 
         OUTPUT:
           --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 2,
@@ -89,7 +104,8 @@ enum PruneCommand {
                                 replace it; without it such a run is refused (exit 2). OUT,
                                 --report and --plot are checked before any work and written
                                 together at the end, each atomically
-          --force               write OUT even when the accuracy budget cannot be met (exit 3)
+          --force               write OUT even when no candidate certifies (the searches' most pruned
+                                candidate; still exit 3)
           --quiet               no progress on stderr
           -h, --help            show this help
 
@@ -101,6 +117,7 @@ enum PruneCommand {
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
+        "--confidence", "--cert-fraction", "--cert-data",
     ])
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -126,7 +143,10 @@ enum PruneCommand {
             o.seed = seed
         }
         o.maxAccuracyDrop = try double(args, "--max-accuracy-drop", default: 1.0, range: 0...100)
-        o.margin = try double(args, "--margin", default: 0.3, range: 0...100)
+        if args.values["--margin"] != nil {
+            throw .usage("--margin is gone: the search derives its margin from the data, and the result is certified on images no search saw (--confidence, --cert-fraction)")
+        }
+        o.confidence = try double(args, "--confidence", default: 0.95, range: 0.5...0.9999)
         if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
         if let text = args.values["--objective"] {
             guard let objective = Objective(rawValue: text) else { throw .usage("--objective '\(text)' is not latency, macs or params") }
@@ -141,7 +161,7 @@ enum PruneCommand {
                 o.ranking = r
             }
         }
-        o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 1)
+        o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 8)
         if let text = args.values["--normalize-importance"] {
             guard let n = PruningOptions.Normalization(rawValue: text) else { throw .usage("--normalize-importance '\(text)' is not layer or none") }
             o.normalizeImportance = n
@@ -164,107 +184,59 @@ enum PruneCommand {
         let (inputPath, outputPath) = (args.positional[0], args.positional[1])
         _ = try OutputFiles(inputs: [inputPath], [("OUT", outputPath), ("--report", args.values["--report"]), ("--plot", args.values["--plot"])],
                             inPlace: args.has("--in-place"))
-        var options = try self.options(args)
+        let options = try self.options(args)
         let valFraction = try double(args, "--val-fraction", default: 0.1, range: 0.001...0.9)
         let reporter = TerminalReporter(quiet: args.has("--quiet"))
 
         let loaded = try loadModel(inputPath)
-        // Every stage works on the simplified graph, and so the output is simplified too.
-        let model: Model
-        do { model = try Simplify.run(loaded).model } catch { throw .usage("\(inputPath): \(error.description)") }
-        let train = try DataOptions.preprocessor(args, model: model, modelPath: inputPath)
+        let train = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath)
         var trainIndices = Array(0..<train.images.count)
         let validation: Preprocessor
         var validationIndices: [Int]
         if args.values["--val-data"] != nil {
-            validation = try DataOptions.preprocessor(args, model: model, modelPath: inputPath, specOption: "--val-data")
+            validation = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--val-data")
             validationIndices = Array(0..<validation.images.count)
         } else {
             var random = SeededRandom(seed: options.seed, stream: 1 << 32)
             trainIndices.seededShuffle(using: &random)
-            let held = max(1, Int(Double(trainIndices.count) * valFraction))
+            let held = max(2, Int(Double(trainIndices.count) * valFraction))
             validation = train
             validationIndices = Array(trainIndices.prefix(held)).sorted()
             trainIndices = Array(trainIndices.dropFirst(held)).sorted()
-            reporter.warning("no --val-data: validating on \(held) images held out of --data; if the input model was fine-tuned on them, it will look better on them than on new data")
+            reporter.warning("no --val-data: validating and certifying on \(held) images held out of --data; if the input model was fine-tuned on them, it will look better on them than on new data")
+        }
+        let certification: Preprocessor
+        let certificationIndices: [Int]
+        if args.values["--cert-data"] != nil {
+            certification = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--cert-data")
+            certificationIndices = Array(0..<certification.images.count)
+        } else {
+            let fraction = try double(args, "--cert-fraction", default: 0.5, range: 0.01...0.99)
+            guard validationIndices.count >= 2 else {
+                throw .usage("\(args.values["--val-data"] ?? "--data"): \(validationIndices.count) validation image: too few to carve certification images from (give more, or --cert-data)")
+            }
+            (validationIndices, certificationIndices) = PruneJob.Data.carve(validationIndices, certificationFraction: fraction, seed: options.seed)
+            certification = validation
         }
         let test = try args.values["--test-data"].map { _ throws(CLIError) in
-            try DataOptions.preprocessor(args, model: model, modelPath: inputPath, specOption: "--test-data")
+            try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--test-data")
         }
-        options.retrainImages = min(options.retrainImages, trainIndices.count)
+        let data = PruneJob.Data(train: train, trainIndices: trainIndices, validation: validation, validationIndices: validationIndices,
+                                 certification: certification, certificationIndices: certificationIndices, test: test)
 
         do {
-            var clock = Date()
-            let original = try GraphSummary(model: model)
-            var phases: [PruneReport.Phase] = []
-            var stage = model
-            var filtered: (result: FilterPruningResult, stage: PruneReport.FilterStage, skipped: [PruneReport.Skipped])?
-            if options.method != .basis {
-                let share = options.method == .filter ? 1 : options.filterShare
-                (stage, filtered) = try filterStage(model, share: share, train: train, trainIndices: trainIndices, validation: validation,
-                                                     validationIndices: validationIndices, options: options, reporter: reporter)
-                phases += filtered!.result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-                clock = Date()
-            }
-            let baseline = filtered?.result.baselineValidationAccuracy
-            let pruned: Model
-            var basis: PruningResult?
-            var splitSkipped: [PruneReport.Skipped] = []
-            if options.method == .filter {
-                pruned = stage
-            } else {
-                let (split, layers) = try Pipeline.split(stage, objective: options.objective)
-                splitSkipped = PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
-                phases.append(PruneReport.Phase(name: "split", seconds: Date().timeIntervalSince(clock)))
-                let executor = try Executor(model: split)
-                let search = PruningSearch(executor: executor, layers: layers, train: train, trainIndices: trainIndices,
-                                           validation: validation, validationIndices: validationIndices, options: options, reporter: reporter)
-                let result = try search.run(baseline: baseline)
-                phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-                clock = Date()
-                pruned = try Pipeline.export(split, layers: layers, choices: result.state.choices)
-                basis = result
-            }
-            let inputValidation = baseline ?? basis!.baselineValidationAccuracy
-            let finalValidation = basis?.validationAccuracy ?? filtered!.result.validationAccuracy
-            let withinBudget = finalValidation >= inputValidation - options.maxAccuracyDrop / 100
-            guard withinBudget || args.has("--force") else {
-                throw CLIError(message: String(format: "the accuracy budget cannot be met: the best candidate's validation accuracy %.2f %% is below the input model's %.2f %% minus %g points; \(outputPath) not written (--force writes it)",
-                                               100 * finalValidation, 100 * inputValidation, options.maxAccuracyDrop),
+            let job = PruneJob(model: loaded, options: options, inputName: inputPath, outputName: outputPath, reporter: reporter)
+            let outcome = try job.run(data)
+            var report = outcome.report
+            guard outcome.certified || args.has("--force") else {
+                throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification?.summary ?? "no candidate"); \(outputPath) not written (--force writes the most pruned candidate)",
                                code: .budgetNotMet)
             }
             var staged = StagedOutputs()
-            let stagedModel = try staged.stage(ONNXExporter.encode(pruned), to: outputPath)
-            phases.append(PruneReport.Phase(name: "export", seconds: Date().timeIntervalSince(clock)))
-            clock = Date()
-            let after = try GraphSummary(model: pruned)
-            let output = try Executor(model: pruned)
-            let outputValidation = try output.evaluate(validation, indices: validationIndices, batchSize: 256,
-                                                       reporter: PhaseReporter(base: reporter, phase: "validate output model")).accuracy
-            var testAccuracy: (Double, Double)?
-            if let test {
-                let all = Array(0..<test.images.count)
-                let input = try Executor(model: model)
-                let a = try input.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model")).accuracy
-                let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model")).accuracy
-                testAccuracy = (a, b)
-            }
-            phases.append(PruneReport.Phase(name: "evaluate output", seconds: Date().timeIntervalSince(clock)))
-            var report = PruneReport(
-                method: options.method.rawValue, input: inputPath, output: outputPath,
-                layers: PruneReport.layers(original: original, after: after, state: basis?.state),
-                parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
-                macsBefore: original.layerMACs, macsAfter: after.layerMACs,
-                inputAccuracy: PruneReport.Accuracy(validation: inputValidation, test: testAccuracy?.0),
-                outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
-                maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: withinBudget, history: basis?.history ?? [],
-                filter: filtered?.stage, skipped: (filtered?.skipped ?? []) + splitSkipped, phases: phases)
+            let stagedModel = try staged.stage(ONNXExporter.encode(outcome.model), to: outputPath)
             if let line = report.skippedSummary() { reporter.warning(line) }
-            report.objective = options.objective.rawValue
-            report.channelMultiple = options.channelMultiple
-            report.nodesBefore = loaded.graph.nodes.count
-            report.nodesAfter = pruned.graph.nodes.count
             if args.has("--verify") {
+                let model = try Simplify.run(loaded).model
                 report.verify = try verify(stagedModel.temporaryPath, name: outputPath, input: model, validation: validation, indices: validationIndices,
                                            maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)
             }
@@ -277,8 +249,8 @@ enum PruneCommand {
                                                100 * verify.accuracy, 100 * verify.referenceAccuracy, options.maxAccuracyDrop),
                                code: .verificationFailed, output: summary)
             }
-            if !withinBudget {
-                throw CLIError(message: "the accuracy budget cannot be met; \(outputPath) was written because of --force", code: .budgetNotMet, output: summary)
+            if !outcome.certified {
+                throw CLIError(message: "the accuracy budget cannot be certified; \(outputPath) was written because of --force", code: .budgetNotMet, output: summary)
             }
             return summary
         } catch let error as CLIError {
@@ -294,29 +266,6 @@ enum PruneCommand {
         } catch {
             throw CLIError(message: "\(error)", code: .runtimeFailure)
         }
-    }
-
-    /// Filter pruning of `model` (BatchNorm folded first) within `share` of the usable budget;
-    /// returns the model with the chosen channels removed.
-    static func filterStage(
-        _ model: Model, share: Double, train: Preprocessor, trainIndices: [Int], validation: Preprocessor, validationIndices: [Int],
-        options: PruningOptions, reporter: any Reporter
-    ) throws -> (Model, (result: FilterPruningResult, stage: PruneReport.FilterStage, skipped: [PruneReport.Skipped])) {
-        var folded = model
-        folded.graph = try FoldBatchNorm.run(model.graph)
-        let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
-        let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: train, trainIndices: trainIndices,
-                                      validation: validation, validationIndices: validationIndices, options: options, share: share,
-                                      reporter: reporter)
-        let result = try search.run()
-        var pruned = folded
-        pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed)
-        let filters = result.removed.reduce(0) { $0 + analysis.groups[$1].reduce(0) { $0 + analysis.spaces[$1.space].producers.count } }
-        let stage = PruneReport.FilterStage(
-            share: share, groups: analysis.groups.count, groupsRemoved: result.removed.count, filtersRemoved: filters,
-            parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: result.removed),
-            validationAccuracy: result.validationAccuracy, history: result.history)
-        return (pruned, (result, stage, PruneReport.Skipped.channels(analysis, folded.graph)))
     }
 
     /// Reloads `path` (OUT's staged file, called `name`) from disk and runs it beside `input`

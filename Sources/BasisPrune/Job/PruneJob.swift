@@ -1,0 +1,229 @@
+import Foundation
+
+/// The main job as one call: simplify, filter and/or basis pruning searched on validation
+/// images, certification of the result on images no search saw, export, and the report.
+/// Options in, outcome out; it reads and writes no files (a front end loads the model and the
+/// data and writes what it returns) and reports progress only through `reporter`.
+public struct PruneJob: Sendable {
+    /// The images the job works on. `certification` must not overlap `validation`; `test`, if
+    /// given, is only reported on.
+    public struct Data: Sendable {
+        public var train: Preprocessor
+        public var trainIndices: [Int]
+        public var validation: Preprocessor
+        public var validationIndices: [Int]
+        public var certification: Preprocessor
+        public var certificationIndices: [Int]
+        public var test: Preprocessor?
+
+        public init(train: Preprocessor, trainIndices: [Int], validation: Preprocessor, validationIndices: [Int],
+                    certification: Preprocessor, certificationIndices: [Int], test: Preprocessor? = nil) {
+            self.train = train
+            self.trainIndices = trainIndices
+            self.validation = validation
+            self.validationIndices = validationIndices
+            self.certification = certification
+            self.certificationIndices = certificationIndices
+            self.test = test
+        }
+
+        /// Splits `indices` into validation and certification images: `fraction` of them,
+        /// drawn with `seed`, certify; both keep their original order.
+        public static func carve(_ indices: [Int], certificationFraction fraction: Double, seed: UInt64) -> (validation: [Int], certification: [Int]) {
+            var random = SeededRandom(seed: seed, stream: 1 << 33)
+            var order = indices
+            order.seededShuffle(using: &random)
+            let count = min(max(1, Int((Double(order.count) * fraction).rounded())), order.count - 1)
+            return (Array(order.dropFirst(count)).sorted(), Array(order.prefix(count)).sorted())
+        }
+    }
+
+    /// What the job produced.
+    public struct Outcome: Sendable {
+        /// The output model: the certified candidate, or (when nothing certified) the searches'
+        /// last, which a front end writes only when asked to.
+        public var model: Model
+        public var report: PruneReport
+        public var certified: Bool { report.certification?.certified ?? false }
+    }
+
+    public var model: Model
+    public var options: PruningOptions
+    /// Names of the input and output for the report.
+    public var inputName: String
+    public var outputName: String
+    public var reporter: any Reporter
+
+    public init(model: Model, options: PruningOptions, inputName: String, outputName: String, reporter: any Reporter = SilentReporter()) {
+        self.model = model
+        self.options = options
+        self.inputName = inputName
+        self.outputName = outputName
+        self.reporter = reporter
+    }
+
+    /// A pruned candidate the certification checks: which stage and round produced it, and how
+    /// it is evaluated and built.
+    struct Candidate {
+        var stage: String
+        var round: Int
+        var parameters: Int
+        var evaluate: () throws -> [Bool]
+        var build: () throws -> (model: Model, state: ScalingState?, removed: Set<Int>?)
+    }
+
+    public func run(_ data: Data) throws -> Outcome {
+        var phases: [PruneReport.Phase] = []
+        var clock = Date()
+        func lap(_ name: String) {
+            phases.append(PruneReport.Phase(name: name, seconds: Date().timeIntervalSince(clock)))
+            clock = Date()
+        }
+        let model = try Simplify.run(self.model).model
+        let original = try GraphSummary(model: model)
+        let input = try Executor(model: model)
+        let referenceValidation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
+                                                     reporter: PhaseReporter(base: reporter, phase: "validate input model"))
+        let referenceCertification = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+                                                        reporter: PhaseReporter(base: reporter, phase: "certification images: input model")).correctness
+        lap("validate input model")
+        let certificationImages = data.certificationIndices.count
+        var options = self.options
+        options.retrainImages = min(options.retrainImages, data.trainIndices.count)
+
+        var candidates: [Candidate] = []
+        var stage = model
+        var filterResult: FilterPruningResult?
+        var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
+        var skipped: [PruneReport.Skipped] = []
+        if options.method != .basis {
+            var folded = model
+            folded.graph = try FoldBatchNorm.run(model.graph)
+            let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
+            let share = options.method == .filter ? 1 : options.filterShare
+            let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: data.train, trainIndices: data.trainIndices,
+                                          validation: data.validation, validationIndices: data.validationIndices, options: options, share: share,
+                                          reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
+            let result = try search.run()
+            phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+            clock = Date()
+            skipped += PruneReport.Skipped.channels(analysis, folded.graph)
+            let rounds = result.history.filter { $0.accepted && $0.round > 0 }
+            for (removed, round) in zip(result.candidates, rounds) {
+                let masks = ChannelPruning.maskValues(search.masks, analysis, removed: removed)
+                candidates.append(Candidate(
+                    stage: "filter", round: round.round, parameters: round.layerParameters,
+                    evaluate: {
+                        try search.executor.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+                                                     reporter: PhaseReporter(base: reporter, phase: "certify filter round \(round.round)"),
+                                                     parameters: masks).correctness
+                    },
+                    build: {
+                        var pruned = folded
+                        pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
+                        return (pruned, nil, removed)
+                    }))
+            }
+            let accuracyOf = Dictionary(zip(result.candidates, rounds.map(\.validationAccuracy)), uniquingKeysWith: { a, _ in a })
+            filterRecord = { removed in
+                PruneReport.FilterStage(
+                    share: share, groups: analysis.groups.count, groupsRemoved: removed.count,
+                    filtersRemoved: removed.reduce(0) { $0 + analysis.groups[$1].reduce(0) { $0 + analysis.spaces[$1.space].producers.count } },
+                    parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: removed),
+                    validationAccuracy: accuracyOf[removed] ?? result.baselineValidationAccuracy, history: result.history)
+            }
+            filterResult = result
+            stage = folded
+            stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed)
+        }
+        var basisResult: PruningResult?
+        if options.method != .filter {
+            let (split, layers) = try Pipeline.split(stage, objective: options.objective)
+            skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
+            lap("split")
+            let executor = try Executor(model: split)
+            let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
+                                       validation: data.validation, validationIndices: data.validationIndices, options: options,
+                                       reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
+            let result = try search.run()
+            phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+            clock = Date()
+            let removedByFilter = filterResult?.removed
+            let rounds = result.history.filter { $0.accepted && $0.round > 0 }
+            for (state, round) in zip(result.candidates, rounds) {
+                candidates.append(Candidate(
+                    stage: "basis", round: round.round, parameters: round.layerParameters + Self.unsplitParameters(split, layers),
+                    evaluate: {
+                        try executor.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+                                              reporter: PhaseReporter(base: reporter, phase: "certify basis round \(round.round)"),
+                                              parameters: state.parameters()).correctness
+                    },
+                    build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, removedByFilter) }))
+            }
+            basisResult = result
+        }
+
+        // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
+        if options.pruneRatio != nil, let last = candidates.last { candidates = [last] }
+        var looks: [Certification.Look] = []
+        var chosen: (candidate: Candidate, drop: PairedDrop)?
+        for candidate in candidates {
+            let paired = PairedDrop(reference: referenceCertification, candidate: try candidate.evaluate())
+            let bound = paired.upperBound(confidence: options.confidence)
+            let ok = bound <= options.maxAccuracyDrop / 100
+            looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
+                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, certified: ok))
+            if !ok { break }
+            chosen = (candidate, paired)
+        }
+        // When nothing certifies, the searches' last candidate is what a forced run writes.
+        var written = chosen
+        if written == nil, let last = candidates.last {
+            written = (last, PairedDrop(reference: referenceCertification, candidate: try last.evaluate()))
+        }
+        lap("certify")
+        let built = try written?.candidate.build() ?? (model: model, state: nil, removed: nil)
+        let pruned = built.model
+        let writtenDrop = written?.drop ?? PairedDrop(worse: 0, better: 0, images: certificationImages)
+        let certification = Certification(
+            dropUpperBound: 100 * writtenDrop.upperBound(confidence: options.confidence), drop: 100 * writtenDrop.drop,
+            confidence: options.confidence, images: certificationImages, certified: chosen != nil, looks: looks)
+        lap("export")
+
+        let after = try GraphSummary(model: pruned)
+        let output = try Executor(model: pruned)
+        let outputValidation = try output.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
+                                                   reporter: PhaseReporter(base: reporter, phase: "validate output model")).accuracy
+        var testAccuracy: (Double, Double)?
+        if let test = data.test {
+            let all = Array(0..<test.images.count)
+            let a = try input.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model")).accuracy
+            let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model")).accuracy
+            testAccuracy = (a, b)
+        }
+        lap("evaluate output")
+        var report = PruneReport(
+            method: options.method.rawValue, input: inputName, output: outputName,
+            layers: PruneReport.layers(original: original, after: after, state: built.state),
+            parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
+            macsBefore: original.layerMACs, macsAfter: after.layerMACs,
+            inputAccuracy: PruneReport.Accuracy(validation: referenceValidation.accuracy, test: testAccuracy?.0),
+            outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
+            maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: chosen != nil, history: basisResult?.history ?? [],
+            filter: filterRecord.map { $0(built.removed ?? []) }, skipped: skipped, phases: phases)
+        report.certification = certification
+        report.objective = options.objective.rawValue
+        report.channelMultiple = options.channelMultiple
+        report.nodesBefore = self.model.graph.nodes.count
+        report.nodesAfter = pruned.graph.nodes.count
+        return Outcome(model: pruned, report: report)
+    }
+
+    /// Weight and bias elements of the Conv/Gemm/MatMul layers of `split` that are not split
+    /// layers (so that a basis candidate's count is the whole model's, like a filter candidate's).
+    static func unsplitParameters(_ split: Model, _ layers: [SplitLayer]) -> Int {
+        guard let summary = try? GraphSummary(model: split) else { return 0 }
+        let parts = Set(layers.flatMap { [$0.basisNode, $0.scalingNode] })
+        return summary.layers.filter { !parts.contains($0.name) }.reduce(0) { $0 + $1.parameters }
+    }
+}

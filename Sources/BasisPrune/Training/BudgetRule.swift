@@ -1,0 +1,36 @@
+/// How the searches decide, image by image, whether a candidate stays within the accuracy
+/// budget: its paired drop against the input model on the validation images, plus the slack a
+/// certification on `certificationImages` other images would add (the one-sided bound at
+/// `confidence` minus the drop, predicted from the validation images' discordance). The
+/// search thus stops about where certification can still follow it, and the margin is derived
+/// from the data instead of guessed.
+public struct BudgetRule: Sendable {
+    /// Largest allowed drop, as a fraction.
+    public var maxDrop: Double
+    public var confidence: Double
+    /// Images the result will be certified on.
+    public var certificationImages: Int
+    /// Fraction of the usable drop (the budget minus the slack) this stage may spend.
+    public var share: Double
+    /// The input model's per-image correctness on the validation images.
+    public var reference: [Bool]
+
+    public init(maxDrop: Double, confidence: Double, certificationImages: Int, share: Double = 1, reference: [Bool]) {
+        self.maxDrop = maxDrop
+        self.confidence = confidence
+        self.certificationImages = certificationImages
+        self.share = share
+        self.reference = reference
+    }
+
+    /// The paired drop on the validation images, the predicted certified bound, and whether the
+    /// drop is within `share` of the budget minus the slack.
+    public func judge(_ candidate: [Bool]) -> (drop: PairedDrop, predictedBound: Double, accepted: Bool) {
+        let paired = PairedDrop(reference: reference, candidate: candidate)
+        let scale = Double(certificationImages) / Double(max(paired.images, 1))
+        let bound = PairedDrop.upperBound(worse: Double(paired.worse) * scale, better: Double(paired.better) * scale,
+                                          images: Double(certificationImages), confidence: confidence)
+        let usable = maxDrop - (bound - paired.drop)
+        return (paired, bound, paired.drop <= share * usable)
+    }
+}
