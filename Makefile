@@ -38,11 +38,11 @@ FMNIST := idx:/usr/share/datasets/fashion-mnist
 DEMO_OUT := demo-output
 
 # The main job on the bundled model, reduced to a few minutes: 12,000 training images,
-# validation on test images 0-1999, final figures on test images 5000-6999.
+# validation and certification on test images 0-3999 (2,000 each), final figures on test images 5000-9999.
 demo: build
 	@mkdir -p $(DEMO_OUT)
 	$(BIN) $(DEMO_MODEL) $(DEMO_OUT)/fmnist-lite0-32-pruned.onnx --data $(FMNIST),range=0:12000 \
-		--val-data $(FMNIST),split=test,range=0:2000 --test-data $(FMNIST),split=test,range=5000:7000 \
+		--val-data $(FMNIST),split=test,range=0:4000 --test-data $(FMNIST),split=test,range=5000:10000 \
 		--retrain-images 4000 --report $(DEMO_OUT)/report.json --plot $(DEMO_OUT)/plot.svg --verify
 	$(BIN) diff $(DEMO_MODEL) $(DEMO_OUT)/fmnist-lite0-32-pruned.onnx | tail -8
 

@@ -45,7 +45,7 @@ import Testing
         let refused = try run(Fixtures.executable, [Fixtures.bundledModel, out] + noValidation + ["--quiet"])
         #expect(refused.status == 3, "\(refused.stderr)")
         #expect(refused.stdout.isEmpty)
-        #expect(refused.stderr.hasPrefix("onnx-basisprune: the accuracy budget cannot be met: "))
+        #expect(refused.stderr.hasPrefix("onnx-basisprune: the accuracy budget cannot be certified: "))
         #expect(refused.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: out))
 

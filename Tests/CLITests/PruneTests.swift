@@ -30,6 +30,21 @@ import Testing
         print(String(format: "certified bound %.2f pt (observed %.2f on the certification images); onnxruntime test drop %.2f pt", bound, drop, 100 * testDrop))
     }
 
+    /// With the default --channel-multiple 8, every Conv of the written model reads and writes
+    /// a multiple of 8 channels; only the stem reads the image's 3.
+    func expectAligned(_ path: String) throws {
+        let model = try ONNXImporter.load(path: path)
+        let weights = model.graph.initializersByName
+        var convs = 0
+        for node in model.graph.nodes where node.opType == "Conv" {
+            let dims = try #require(weights[node.inputs[1]]).dims
+            let (out, input) = (dims[0], dims[1] * (node.int("group") ?? 1))
+            #expect(out % 8 == 0 && (input % 8 == 0 || input == 3), "\(node.name ?? "?"): \(input) -> \(out) channels")
+            convs += 1
+        }
+        #expect(convs > 40)
+    }
+
     /// The reduced CI version of the issue's end-to-end run: the output, evaluated by
     /// onnxruntime on test images no choice saw, is within the 1-point budget of the input
     /// model and has fewer parameters.
@@ -90,6 +105,7 @@ import Testing
             #expect((filter["groups_removed"] as? Int ?? 0) > 0)
             parameters[method] = try #require(report["parameters_after"] as? Int)
             try expectCertified(report, testDrop: before - after)
+            try expectAligned(out)
             // The rows add up to the model's total, measured in the written file.
             let layers = try #require(report["layers"] as? [[String: Any]])
             #expect(layers.reduce(0) { $0 + ($1["parameters_after"] as! Int) } == parameters[method])
