@@ -63,14 +63,15 @@ public struct PruneJob: Sendable {
     }
 
     /// A pruned candidate the certification checks: which stage and round produced it, and how
-    /// it is evaluated and built.
+    /// it is built (certification runs the model as it would be written).
     struct Candidate {
         var stage: String
         var round: Int
         var parameters: Int
-        var evaluate: () throws -> [Bool]
-        var build: () throws -> (model: Model, state: ScalingState?, removed: Set<Int>?)
+        var build: () throws -> Built
     }
+
+    typealias Built = (model: Model, state: ScalingState?, removed: Set<Int>?)
 
     public func run(_ data: Data) throws -> Outcome {
         var phases: [PruneReport.Phase] = []
@@ -110,14 +111,8 @@ public struct PruneJob: Sendable {
             skipped += PruneReport.Skipped.channels(analysis, folded.graph)
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
             for (removed, round) in zip(result.candidates, rounds) {
-                let masks = ChannelPruning.maskValues(search.masks, analysis, removed: removed)
                 candidates.append(Candidate(
                     stage: "filter", round: round.round, parameters: round.layerParameters,
-                    evaluate: {
-                        try search.executor.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
-                                                     reporter: PhaseReporter(base: reporter, phase: "certify filter round \(round.round)"),
-                                                     parameters: masks).correctness
-                    },
                     build: {
                         var pruned = folded
                         pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
@@ -153,11 +148,6 @@ public struct PruneJob: Sendable {
             for (state, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
                     stage: "basis", round: round.round, parameters: round.layerParameters + Self.unsplitParameters(split, layers),
-                    evaluate: {
-                        try executor.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
-                                              reporter: PhaseReporter(base: reporter, phase: "certify basis round \(round.round)"),
-                                              parameters: state.parameters()).correctness
-                    },
                     build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, removedByFilter) }))
             }
             basisResult = result
@@ -165,30 +155,34 @@ public struct PruneJob: Sendable {
 
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
         if options.pruneRatio != nil, let last = candidates.last { candidates = [last] }
+        func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
+            let built = try candidate.build()
+            let correctness = try Executor(model: built.model).evaluate(
+                data.certification, indices: data.certificationIndices, batchSize: 256,
+                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)")).correctness
+            return (built, PairedDrop(reference: referenceCertification, candidate: correctness))
+        }
         var looks: [Certification.Look] = []
-        var chosen: (candidate: Candidate, drop: PairedDrop)?
+        var chosen: (built: Built, drop: PairedDrop)?
         for candidate in candidates {
-            let paired = PairedDrop(reference: referenceCertification, candidate: try candidate.evaluate())
+            let (built, paired) = try certify(candidate)
             let bound = paired.upperBound(confidence: options.confidence)
             let ok = bound <= options.maxAccuracyDrop / 100
             looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
                                             drop: 100 * paired.drop, dropUpperBound: 100 * bound, certified: ok))
             if !ok { break }
-            chosen = (candidate, paired)
+            chosen = (built, paired)
         }
         // When nothing certifies, the searches' last candidate is what a forced run writes.
         var written = chosen
-        if written == nil, let last = candidates.last {
-            written = (last, PairedDrop(reference: referenceCertification, candidate: try last.evaluate()))
-        }
+        if written == nil, let last = candidates.last { written = try certify(last) }
         lap("certify")
-        let built = try written?.candidate.build() ?? (model: model, state: nil, removed: nil)
+        let built = written?.built ?? (model: model, state: nil, removed: nil)
         let pruned = built.model
         let writtenDrop = written?.drop ?? PairedDrop(worse: 0, better: 0, images: certificationImages)
         let certification = Certification(
             dropUpperBound: 100 * writtenDrop.upperBound(confidence: options.confidence), drop: 100 * writtenDrop.drop,
             confidence: options.confidence, images: certificationImages, certified: chosen != nil, looks: looks)
-        lap("export")
 
         let after = try GraphSummary(model: pruned)
         let output = try Executor(model: pruned)

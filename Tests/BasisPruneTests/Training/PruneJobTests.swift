@@ -1,0 +1,59 @@
+import BasisPrune
+import Foundation
+import TestSupport
+import Testing
+
+/// The main job through the library alone (no command line, no files written): options in,
+/// outcome out, on a small slice of Fashion-MNIST.
+@Suite(.serialized) struct PruneJobTests {
+    static func data(_ text: String) throws -> Preprocessor {
+        try Preprocessor(images: DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),\(text)").load(), preprocessing: .sharedModels)
+    }
+
+    /// Validation and certification images are disjoint, cover the given ones, and depend only
+    /// on the seed.
+    @Test func carvingIsDisjointAndSeeded() {
+        let indices = Array(100..<1100)
+        let (validation, certification) = PruneJob.Data.carve(indices, certificationFraction: 0.5, seed: 3)
+        #expect(validation.count == 500 && certification.count == 500)
+        #expect(Set(validation).isDisjoint(with: certification) && Set(validation + certification) == Set(indices))
+        #expect(validation == validation.sorted())
+        #expect(PruneJob.Data.carve(indices, certificationFraction: 0.5, seed: 3).certification == certification)
+        #expect(PruneJob.Data.carve(indices, certificationFraction: 0.5, seed: 4).certification != certification)
+    }
+
+    /// A budget search: the candidates are checked least pruned first, every look before the
+    /// last certified one certified too (the sequence stops at the first failure), the result is
+    /// the last certified look, and its bound and parameters are the report's and the output
+    /// model's.
+    @Test func searchIsCertifiedInOrder() throws {
+        let model = try ONNXImporter.load(path: Fixtures.bundledModel)
+        let train = try Self.data("range=0:1000"), validation = try Self.data("split=test,range=0:1600")
+        let (v, c) = PruneJob.Data.carve(Array(0..<1600), certificationFraction: 0.5, seed: 0)
+        var options = PruningOptions()
+        options.method = .basis
+        options.retrainImages = 500
+        options.learningRate = 0.001
+        options.maxAccuracyDrop = 2
+        options.roundFraction = 0.2
+        let job = PruneJob(model: model, options: options, inputName: "in", outputName: "out")
+        let outcome = try job.run(PruneJob.Data(train: train, trainIndices: Array(0..<1000), validation: validation, validationIndices: v,
+                                                certification: validation, certificationIndices: c))
+        let certification = try #require(outcome.report.certification)
+        let looks = certification.looks
+        print(looks.map { String(format: "%@ %d: %d params, drop %.2f, bound %.2f", $0.stage, $0.round, $0.parameters, $0.drop, $0.dropUpperBound) })
+        #expect(outcome.certified && certification.images == 800)
+        #expect(looks.count >= 2)
+        #expect(zip(looks, looks.dropFirst()).allSatisfy { $0.parameters > $1.parameters })
+        #expect(looks.dropLast().allSatisfy(\.certified))
+        let chosen = try #require(looks.last(where: \.certified))
+        #expect(chosen.dropUpperBound == certification.dropUpperBound && chosen.dropUpperBound <= 2 && chosen.dropUpperBound > chosen.drop)
+        let summary = try GraphSummary(model: outcome.model)
+        #expect(summary.layerParameters == outcome.report.parametersAfter && chosen.parameters == summary.layerParameters)
+        #expect(outcome.report.parametersAfter < outcome.report.parametersBefore)
+        // The bound is the output model's own: its paired drop on the certification images.
+        let input = try Executor(model: try Simplify.run(model).model).evaluate(validation, indices: c, batchSize: 256).correctness
+        let output = try Executor(model: outcome.model).evaluate(validation, indices: c, batchSize: 256).correctness
+        #expect(abs(100 * PairedDrop(reference: input, candidate: output).drop - chosen.drop) < 1e-9)
+    }
+}
