@@ -53,7 +53,7 @@ extension Executor {
                     }
                     if best == label { correct += 1 }
                     let sum = scores.reduce(0.0) { $0 + exp(Double($1 - maxScore)) }
-                    let target = label < classes ? Double(scores[label] - maxScore) : -Double.infinity
+                    let target = label >= 0 && label < classes ? Double(scores[label] - maxScore) : -Double.infinity
                     lossSum += log(sum) - target
                 }
             }
