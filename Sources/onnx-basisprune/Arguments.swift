@@ -4,9 +4,12 @@ struct Arguments {
     var positional: [String] = []
     var values: [String: String] = [:]
     var flags: Set<String> = []
+    /// The subcommand these arguments are for.
+    let command: String
 
     /// Parses `arguments` for `command`, which accepts the options in `valueOptions` and `flagOptions`.
     init(_ arguments: [String], command: String, valueOptions: Set<String>, flagOptions: Set<String>) throws(CLIError) {
+        self.command = command
         var i = 0
         var optionsEnded = false
         while i < arguments.count {

@@ -11,6 +11,8 @@ struct DataOptions {
                                 and JPEG files); split defaults to train for idx and cifar; range
                                 selects image indices A to B-1 of the split, e.g.
                                 idx:/usr/share/datasets/fashion-mnist,split=test,range=0:5000
+                                A folder of images without class subfolders, or IDX images without
+                                a labels file, has no labels: only prune --loss distill trains on it
           --input-size HxW      resize images to H x W by bilinear interpolation with half-pixel
                                 centres (default: the model input's height and width)
           --mean M[,M,M]        subtracted from pixels in 0..255, one value or one per channel
@@ -41,12 +43,29 @@ struct DataOptions {
         guard std.allSatisfy({ $0 != 0 }) else { throw .usage("--std must not be zero") }
         let images: LabelledImages
         do { images = try spec.load() } catch { throw .usage(error.description) }
-        if let classes = outputClassCount(model), let bad = images.labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+        if !images.labelled { try allowUnlabeled(args, specOption: specOption, source: images.source) }
+        if images.labelled, let classes = outputClassCount(model), let bad = images.labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
             throw .usage("\(images.source): image \(bad) has label \(images.labels[bad]), outside the \(classes) classes (0-\(classes - 1)) of \(modelPath)'s output")
         }
         do {
             return try Preprocessor(images: images, preprocessing: Preprocessing(height: height, width: width, channels: channels, mean: mean, std: std))
         } catch { throw .usage(error.description) }
+    }
+
+    /// Unlabeled images can only be the training images of `prune --loss distill`, and then the
+    /// validation images, which cannot be held out of them, must come from a labelled `--val-data`.
+    static func allowUnlabeled(_ args: Arguments, specOption: String, source: String) throws(CLIError) {
+        let problem = "\(specOption) \(source) has no labels (no class subfolders, or no IDX labels file)"
+        guard args.command == "prune", specOption == "--data" else {
+            throw .usage("\(problem); accuracy is measured on these images, which needs labels")
+        }
+        let loss = try PruneCommand.loss(args)
+        guard !loss.needsLabels else {
+            throw .usage("\(problem); --loss \(loss.rawValue) needs labelled training images (--loss distill trains on unlabeled ones)")
+        }
+        guard args.values["--val-data"] != nil else {
+            throw .usage("\(problem), so no validation images can be held out of it; give labelled validation images with --val-data SPEC")
+        }
     }
 
     static func floats(_ text: String, option: String) throws(CLIError) -> [Float] {

@@ -1,6 +1,7 @@
 /// MNIST-format IDX files (`train-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]` ...),
 /// as shipped for MNIST and Fashion-MNIST. Big-endian header: magic `0x00000803` (unsigned
 /// bytes, 3 dimensions) then count, rows, columns for images; `0x00000801` then count for labels.
+/// Images without a labels file beside them are an unlabeled set.
 enum IDXDataset {
     static let imageMagic: UInt32 = 0x0000_0803
     static let labelMagic: UInt32 = 0x0000_0801
@@ -13,7 +14,6 @@ enum IDXDataset {
         try DataFiles.requireDirectory(directory)
         let prefix = split == .train ? "train" : "t10k"
         let imageFile = try locate(directory, "\(prefix)-images-idx3-ubyte")
-        let labelFile = try locate(directory, "\(prefix)-labels-idx1-ubyte")
 
         let images = try GzipReader(path: imageFile)
         let imageHeader = try header(images, magic: imageMagic, dimensions: 3)
@@ -28,6 +28,10 @@ enum IDXDataset {
             throw .malformed(file: imageFile, reason: "the IDX header promises \(count) images of \(rows)x\(columns), more than the \(images.fileSize)-byte file can hold")
         }
 
+        guard let labelFile = try? locate(directory, "\(prefix)-labels-idx1-ubyte") else {
+            let pixels = try body(images, bytes: pixelBytes, promise: "\(count) images of \(rows)x\(columns)")
+            return LabelledImages(source: directory, height: rows, width: columns, channels: 1, unlabeledPixels: pixels)
+        }
         let labels = try GzipReader(path: labelFile)
         let labelCount = try header(labels, magic: labelMagic, dimensions: 1)[0]
         guard labelCount + 8 <= labels.maximumContentSize else {

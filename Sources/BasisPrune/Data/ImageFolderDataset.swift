@@ -1,5 +1,7 @@
 /// A folder of class folders: `DIR/<class>/<image>.png|.jpg|.jpeg`. Classes are the subfolders
 /// sorted by name (UTF-8 byte order; index = label); images in each are sorted the same way.
+/// A folder with no subfolders but images of its own, `DIR/<image>.png`, is an unlabeled set
+/// (images in name order); where there are class subfolders, images beside them are ignored.
 /// All images must have one size. Grey and colour may be mixed: then grey images are
 /// replicated to RGB. Hidden entries and files with other extensions are ignored.
 enum ImageFolderDataset {
@@ -7,9 +9,13 @@ enum ImageFolderDataset {
         try DataFiles.requireDirectory(directory)
         var classNames: [String] = []
         var files: [(path: String, kind: ImageCodec.Kind, label: Int32)] = []
+        var loose: [(path: String, kind: ImageCodec.Kind, label: Int32)] = []
         for name in try DataFiles.list(directory) {
             let classDirectory = joinPath(directory, name)
-            guard DataFiles.kind(classDirectory) == .directory else { continue }
+            guard DataFiles.kind(classDirectory) == .directory else {
+                if let kind = ImageCodec.kind(ofFileNamed: name) { loose.append((path: classDirectory, kind: kind, label: -1)) }
+                continue
+            }
             let images = try DataFiles.list(classDirectory).compactMap { file in
                 ImageCodec.kind(ofFileNamed: file).map { (path: joinPath(classDirectory, file), kind: $0) }
             }
@@ -18,6 +24,8 @@ enum ImageFolderDataset {
             classNames.append(name)
             files += images.map { (path: $0.path, kind: $0.kind, label: label) }
         }
+        let labelled = !classNames.isEmpty
+        if !labelled { files = loose }
         guard let first = files.first else { throw .noImages(directory: directory) }
 
         var decoded: [DecodedImage] = []
@@ -50,6 +58,7 @@ enum ImageFolderDataset {
                 }
             }
         }
+        guard labelled else { return LabelledImages(source: directory, height: height, width: width, channels: channels, unlabeledPixels: pixels) }
         return LabelledImages(
             source: directory, height: height, width: width, channels: channels,
             classCount: classNames.count, classNames: classNames,

@@ -1,4 +1,4 @@
-/// A set of labelled 8-bit images of one size, all pixels in one contiguous buffer.
+/// A set of 8-bit images of one size, all pixels in one contiguous buffer, labelled or not.
 ///
 /// Layout: image `i` occupies `pixels[i * pixelsPerImage ..< (i + 1) * pixelsPerImage]` and is
 /// planar **CHW** (channel, row, column), which is the order the models' NCHW inputs need.
@@ -9,18 +9,21 @@ public struct LabelledImages: Sendable {
     public let height: Int
     public let width: Int
     public let channels: Int
-    /// Number of classes; labels are in `0 ..< classCount`.
+    /// Number of classes; labels are in `0 ..< classCount` (0 for an unlabeled set).
     public let classCount: Int
+    /// False for images without labels (a `folder:` of images with no class subfolders, IDX
+    /// images without a labels file): they can only train against a teacher's outputs.
+    public let labelled: Bool
     /// The class folder names of a `folder:` set (index = label); nil for other formats.
     public let classNames: [String]?
     /// All pixels, `count * pixelsPerImage` bytes, each image CHW.
     public let pixels: [UInt8]
-    /// One label per image.
+    /// One label per image; -1 for every image of an unlabeled set.
     public let labels: [Int32]
 
     init(
         source: String, height: Int, width: Int, channels: Int, classCount: Int,
-        classNames: [String]? = nil, pixels: [UInt8], labels: [Int32]
+        classNames: [String]? = nil, pixels: [UInt8], labels: [Int32], labelled: Bool = true
     ) {
         precondition(pixels.count == labels.count * height * width * channels, "pixel buffer does not match the labels")
         self.source = source
@@ -31,6 +34,14 @@ public struct LabelledImages: Sendable {
         self.classNames = classNames
         self.pixels = pixels
         self.labels = labels
+        self.labelled = labelled
+    }
+
+    /// `count` images without labels.
+    init(source: String, height: Int, width: Int, channels: Int, unlabeledPixels pixels: [UInt8]) {
+        let count = pixels.count / max(height * width * channels, 1)
+        self.init(source: source, height: height, width: width, channels: channels, classCount: 0, pixels: pixels,
+                  labels: Array(repeating: -1, count: count), labelled: false)
     }
 
     public var count: Int { labels.count }
@@ -51,6 +62,6 @@ public struct LabelledImages: Sendable {
             source: source ?? self.source, height: height, width: width, channels: channels,
             classCount: classCount, classNames: classNames,
             pixels: Array(pixels[range.lowerBound * pixelsPerImage ..< range.upperBound * pixelsPerImage]),
-            labels: Array(labels[range]))
+            labels: Array(labels[range]), labelled: labelled)
     }
 }

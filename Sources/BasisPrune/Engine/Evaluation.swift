@@ -59,7 +59,7 @@ extension Executor {
                     if best == label { correct += 1 }
                     correctness.append(best == label)
                     let sum = scores.reduce(0.0) { $0 + exp(Double($1 - maxScore)) }
-                    let target = label < classes ? Double(scores[label] - maxScore) : -Double.infinity
+                    let target = label >= 0 && label < classes ? Double(scores[label] - maxScore) : -Double.infinity
                     lossSum += log(sum) - target
                 }
             }

@@ -2,12 +2,17 @@ internal import Foundation
 
 /// The loss of one training batch and its gradients w.r.t. the trained parameters.
 public struct LossAndGradients: Sendable {
-    /// Mean cross-entropy over the batch.
+    /// Mean loss over the batch (cross-entropy, distillation or their sum: `TrainingTarget`).
     public var loss: Double
-    /// Top-1 hits in the batch.
+    /// Top-1 hits in the batch: against the labels, or without labels, agreement with the
+    /// teacher's top-1.
     public var correct: Int
     /// d(mean loss)/d(parameter), same shape as the parameter.
     public var gradients: [String: Value]
+    /// What Taylor importance is measured with: `gradients`, except with a distillation term
+    /// and sampled draws, where the distillation term's gradient is that of a sampled target
+    /// (`TrainingTarget.draws`).
+    public var importanceGradients: [String: Value]
 }
 
 extension Executor {
@@ -32,44 +37,35 @@ extension Executor {
     /// scaling factors), mean cross-entropy of the first graph output (logits [batch, classes])
     /// against `labels`, and reverse-mode gradients w.r.t. every parameter.
     public func lossAndGradients(input: Value, labels: [Int32], parameters: [String: Value]) throws(EngineError) -> LossAndGradients {
+        try lossAndGradients(input: input, target: TrainingTarget(labels: labels), parameters: parameters)
+    }
+
+    /// The forward pass, then one backward sweep per seed that `seeds` makes from the logits
+    /// (the first graph output): the parameter gradients of each seed, in order. Saved
+    /// activations are released during the last sweep.
+    func lossAndGradients(
+        input: Value, parameters: [String: Value], seeds: (Value) throws(EngineError) -> LossSeeds
+    ) throws(EngineError) -> (seeds: LossSeeds, gradients: [[String: Value]]) {
         guard let inputName = inputNames.first else { throw .graph("the model has no input") }
         let inputs = [inputName: input]
         let training = try trainingPlan(for: inputs, parameters: Set(parameters.keys))
-        let plan = training.plan
-        var slots = try plan.initialSlots(inputs, parameters: parameters)
+        var slots = try training.plan.initialSlots(inputs, parameters: parameters)
         var timings: [String: Double]? = nil
-        try forward(plan, &slots, release: training.forwardRelease, timings: &timings)
-
+        try forward(training.plan, &slots, release: training.forwardRelease, timings: &timings)
         guard let logits = slots[training.lossSlot] else { throw .graph("the logits were not computed") }
-        guard logits.dataType == .float, logits.shape.count == 2, logits.shape[0] == labels.count, labels.count > 0 else {
-            throw .graph("logits \(logits.shape) of \(logits.dataType) do not fit \(labels.count) labels as [batch, classes] of float")
+        let made = try seeds(logits)
+        var gradients: [[String: Value]] = []
+        for (k, seed) in made.seeds.enumerated() {
+            gradients.append(try backward(training, &slots, seed: seed, release: k == made.seeds.count - 1))
         }
-        let rows = logits.shape[0], classes = logits.shape[1]
-        if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) { throw .graph("label \(bad) is outside 0..<\(classes)") }
-        return try backward(training, &slots, logits: logits, labels: labels.map(Int.init), rows: rows, classes: classes)
+        return (made, gradients)
     }
 
-    /// Cross-entropy of `logits`, then the backward sweep over `training`'s active steps.
-    private func backward(
-        _ training: TrainingPlan, _ slots: inout [Value?], logits: Value, labels: [Int], rows: Int, classes: Int
-    ) throws(EngineError) -> LossAndGradients {
+    /// The backward sweep over `training`'s active steps from `seed` = d loss / d logits.
+    private func backward(_ training: TrainingPlan, _ slots: inout [Value?], seed: Value, release: Bool) throws(EngineError) -> [String: Value] {
         let plan = training.plan
-        let gradient = Value(uninitialized: .float, shape: logits.shape)
-        var correct = 0
-        let loss = logits.withElements(as: Float.self) { z in
-            for r in 0..<rows {
-                var best = 0
-                for c in 1..<classes where z[r * classes + c] > z[r * classes + best] { best = c }
-                if best == labels[r] { correct += 1 }
-            }
-            return labels.withUnsafeBufferPointer { l in
-                gradient.withMutableElements(as: Float.self) {
-                    Softmax.crossEntropy(logits: z.baseAddress!, labels: l.baseAddress!, rows: rows, cols: classes, gradient: $0.baseAddress!)
-                }
-            }
-        }
         var grads = [Value?](repeating: nil, count: plan.slotCount)
-        grads[training.lossSlot] = gradient
+        grads[training.lossSlot] = seed
         let placeholder = Value.zeros([0])
         for index in plan.steps.indices.reversed() {
             guard let rule = training.rules[index] else { continue }
@@ -89,13 +85,13 @@ extension Executor {
                 }
             }
             for slot in step.outputs where slot >= 0 { grads[slot] = nil }
-            for slot in training.backwardRelease[index] { slots[slot] = nil }
+            if release { for slot in training.backwardRelease[index] { slots[slot] = nil } }
         }
         var gradients: [String: Value] = [:]
         for (name, slot) in training.parameterSlots {
             gradients[name] = grads[slot] ?? Value.zeros(plan.preset.first { $0.0 == slot }!.1.shape)
         }
-        return LossAndGradients(loss: Double(loss), correct: correct, gradients: gradients)
+        return gradients
     }
 
     /// Forward only, with the same parameter replacement (validation during training).

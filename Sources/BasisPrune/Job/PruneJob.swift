@@ -91,6 +91,11 @@ public struct PruneJob: Sendable {
         let certificationImages = data.certificationIndices.count
         var options = self.options
         options.retrainImages = min(options.retrainImages, data.trainIndices.count)
+        if options.loss.needsTeacher {
+            // The input model teaches both stages (with double, not the filter-pruned model).
+            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter)
+            lap("teacher outputs")
+        }
 
         var candidates: [Candidate] = []
         var stage = model
@@ -208,6 +213,8 @@ public struct PruneJob: Sendable {
         report.certification = certification
         report.objective = options.objective.rawValue
         report.channelMultiple = options.channelMultiple
+        report.loss = options.loss.rawValue
+        report.temperature = options.loss.needsTeacher ? options.temperature : nil
         report.nodesBefore = self.model.graph.nodes.count
         report.nodesAfter = pruned.graph.nodes.count
         return Outcome(model: pruned, report: report)

@@ -134,9 +134,13 @@ public struct PruneReport: Sendable, Codable {
     public var nodesAfter: Int?
     /// The certified bound on the accuracy drop and the candidates checked.
     public var certification: Certification?
+    /// What the factors were trained and importance measured against (`--loss`), and the
+    /// distillation temperature (nil with `labels`).
+    public var loss: String?
+    public var temperature: Double?
 
     enum CodingKeys: String, CodingKey {
-        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification
+        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, temperature
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
@@ -224,6 +228,9 @@ public struct PruneReport: Sendable, Codable {
             out += "\nfilter pruning (--method \(method)): removed \(filter.groupsRemoved) of \(filter.groups) channel groups "
                 + "(\(filter.filtersRemoved) filters); validation accuracy "
                 + String(format: "%.2f %%", 100 * filter.validationAccuracy) + ", parameters \(grouped(filter.parametersAfter))\n"
+        }
+        if let loss, loss != TrainingLoss.labels.rawValue {
+            out += "\ntrained and ranked against: --loss \(loss)" + (temperature.map { " (temperature \(String(format: "%g", $0)))" } ?? "") + "\n"
         }
         out += "\nmodel totals (Conv/Gemm/MatMul weights and biases, MACs per image):\n"
         if let before = nodesBefore, let after = nodesAfter {

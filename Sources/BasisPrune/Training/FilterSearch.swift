@@ -85,10 +85,11 @@ public struct FilterSearch: Sendable {
             let batch = images[begin..<min(begin + options.batchSize, images.count)]
             begin += batch.count
             let (input, labels) = train.inputBatch(batch)
-            let result = try executor.lossAndGradients(input: input, labels: labels, parameters: parameters)
+            let result = try executor.lossAndGradients(input: input, target: options.targets.target(batch, labels: labels), parameters: parameters,
+                                                       importanceOnly: true)
             for i in batchSum.indices { batchSum[i] = 0 }
             for (k, m) in masks.enumerated() {
-                guard let g = result.gradients[m.initializer]?.floats else { continue }
+                guard let g = result.importanceGradients[m.initializer]?.floats else { continue }
                 for c in 0..<m.channels { if let group = maskGroups[k][c] { batchSum[group] += Double(g[c]) } }
             }
             for i in total.indices where !removed.contains(i) { total[i] += abs(batchSum[i]) * Double(batch.count) }

@@ -49,6 +49,14 @@ public struct PruningOptions: Sendable {
     public var retrainImages = 10_000
     /// The search stops when a round would remove fewer bases than this fraction of the remaining.
     public var minimumRoundFraction = 0.0125
+    /// What the factors are trained and importance is measured against (`Distillation.swift`).
+    public var loss = TrainingLoss.labels
+    /// Softmax temperature of the distillation term: 4, where the teacher's wrong-class
+    /// probabilities, which carry what distillation adds to labels, are no longer rounded
+    /// away (README "Distillation").
+    public var temperature = 4.0
+    /// The input model's logits on the training images; needed by `distill` and `both`.
+    public var teacher: TeacherOutputs?
 
     public init() {}
 }
@@ -149,7 +157,7 @@ public struct PruningSearch: Sendable {
             phases.append((name, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, reporter: reporter)
+        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.targets, reporter: reporter)
         var state = ScalingState(layers: layers)
         let reference: [Bool]
         if let known = self.reference { reference = known } else {

@@ -6,12 +6,16 @@ public struct ScalingFactorTrainer: Sendable {
     public let executor: Executor
     public let data: Preprocessor
     public var batchSize: Int
+    /// What the factors are trained and importance is measured against.
+    public var targets: TrainingTargets
     public var reporter: any Reporter
 
-    public init(executor: Executor, data: Preprocessor, batchSize: Int, reporter: any Reporter = SilentReporter()) {
+    public init(executor: Executor, data: Preprocessor, batchSize: Int, targets: TrainingTargets = TrainingTargets(),
+                reporter: any Reporter = SilentReporter()) {
         self.executor = executor
         self.data = data
         self.batchSize = batchSize
+        self.targets = targets
         self.reporter = reporter
     }
 
@@ -30,16 +34,17 @@ public struct ScalingFactorTrainer: Sendable {
             let batch = indices[begin..<min(begin + batchSize, indices.count)]
             begin += batch.count
             let (input, labels) = data.inputBatch(batch)
-            let result = try executor.lossAndGradients(input: input, labels: labels, parameters: state.parameters())
+            let result = try executor.lossAndGradients(input: input, target: targets.target(batch, labels: labels), parameters: state.parameters(),
+                                                       importanceOnly: optimizer == nil)
             var gradients: [String: [Float]] = [:]
             for layer in state.layers {
-                guard let g = result.gradients[layer.factors]?.floats else { continue }
+                guard let g = result.importanceGradients[layer.factors]?.floats else { continue }
                 let s = state.factors[layer.factors]!
                 var theta = importance[layer.factors]!
                 // Per batch |s * dL/ds|, with dL/ds of the batch's summed loss.
                 for i in 0..<layer.rank { theta[i] += Double(abs(s[i] * g[i])) * Double(batch.count) }
                 importance[layer.factors] = theta
-                gradients[layer.factors] = g
+                gradients[layer.factors] = result.gradients[layer.factors]?.floats
             }
             if optimizer != nil { optimizer!.update(&state.factors, gradients: gradients, masks: state.kept) }
             lossSum += result.loss * Double(batch.count)

@@ -40,6 +40,20 @@ enum PruneCommand {
                                 for any choice
 
         TRAINING THE SCALING FACTORS:
+          --loss labels|distill|both
+                                what the factors are trained, and bases and channel groups
+                                ranked, against. labels (default): cross-entropy against the
+                                labels of --data; distill: the input model's outputs softened
+                                by --temperature (knowledge distillation: T^2 times the KL
+                                divergence from softmax(input model / T) to softmax(pruned / T)),
+                                so --data needs no labels: folder:DIR of images without class
+                                subfolders, or IDX images without a labels file, work (then
+                                --val-data with labels is required); both: the two losses added,
+                                weight 1 each. With --method double the teacher is the input
+                                model, not the filter-pruned one
+          --temperature T       softmax temperature of distill and both (default 4: at 1 a
+                                confident model's wrong-class probabilities, what distillation
+                                adds to labels, are nearly zero)
           --epochs N            passes over --data before pruning (default 1)
           --lr X                learning rate (default 0.01)
           --optimizer adam|sgd  (default adam)
@@ -117,7 +131,7 @@ enum PruneCommand {
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
-        "--confidence", "--cert-fraction", "--cert-data",
+        "--confidence", "--cert-fraction", "--cert-data", "--loss", "--temperature",
     ])
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -173,7 +187,16 @@ enum PruneCommand {
             o.method = m
         }
         o.filterShare = try double(args, "--filter-share", default: o.filterShare, range: 0...1)
+        o.loss = try loss(args)
+        o.temperature = try double(args, "--temperature", default: o.temperature, range: 0.01...1000)
         return o
+    }
+
+    /// `--loss`, shared with `DataOptions`, which checks the labels it needs.
+    static func loss(_ args: Arguments) throws(CLIError) -> TrainingLoss {
+        guard let text = args.values["--loss"] else { return .labels }
+        guard let loss = TrainingLoss(rawValue: text) else { throw .usage("--loss '\(text)' is not labels, distill or both") }
+        return loss
     }
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
