@@ -23,20 +23,23 @@ import Testing
     }
 
     /// 400 unlabeled PNGs train the factors against the input model's softened outputs; the
-    /// search validates on 500 labelled test images (and certifies on 500 others). The output passes the checker, and
+    /// search validates on 500 labelled test images and certifies on 500 more. The output
+    /// passes the checker, and
     /// onnxruntime's accuracy of it on those images is the one the report states and within
     /// the budget of the input model's.
     @Test func unlabeledFolderPrunesEndToEnd() throws {
         let folder = try unlabeledFolder("distill", 0..<400)
         let directory = (folder as NSString).deletingLastPathComponent
         let out = directory + "/pruned.onnx", reportPath = directory + "/report.json"
+        // Certified on 500 other labelled images, within 3 points: that few images bound even an
+        // observed drop of 0 above 1 point with 95 % confidence (250 gave 2.3).
         let result = try run(Fixtures.executable, [
             Fixtures.bundledModel, out, "--loss", "distill", "--data", "folder:\(folder)",
             "--val-data", "\(Self.data),split=test,range=0:500", "--cert-data", "\(Self.data),split=test,range=500:1000",
-            "--method", "basis", "--prune-ratio", "0.3", "--retrain-images", "400", "--report", reportPath, "--quiet", "--force",
+            "--method", "basis", "--prune-ratio", "0.3", "--max-accuracy-drop", "3", "--retrain-images", "400",
+            "--report", reportPath, "--quiet",
         ])
-        // A fixed ratio certified on 500 images may not certify: --force writes it anyway (exit 3).
-        #expect(result.status == 0 || result.status == 3, "\(result.stderr)")
+        #expect(result.status == 0, "\(result.stderr)")
         print(result.stdout)
         #expect(result.stdout.contains("trained and ranked against: --loss distill (temperature 4)"))
         let checked = try runJudge("check_model.py", [out]) as! [String: String]
@@ -89,6 +92,8 @@ import Testing
              "\(problem), so no validation images can be held out of it; give labelled validation images with --val-data SPEC"),
             ([Fixtures.bundledModel, out, "--loss", "distill", "--data", "\(Self.data),range=0:100", "--val-data", "folder:\(folder)"],
              "--val-data folder:\(folder) has no labels (no class subfolders, or no IDX labels file); accuracy is measured on these images, which needs labels"),
+            ([Fixtures.bundledModel, out, "--loss", "distill", "--data", "folder:\(folder)", "--val-data", val, "--cert-data", "folder:\(folder)"],
+             "--cert-data folder:\(folder) has no labels (no class subfolders, or no IDX labels file); accuracy is measured on these images, which needs labels"),
             ([Fixtures.bundledModel, out, "--loss", "kl", "--data", val], "--loss 'kl' is not labels, distill or both"),
             ([Fixtures.bundledModel, out, "--loss", "distill", "--temperature", "0", "--data", val], "--temperature '0' is not a number in 0.01...1000.0"),
             (["eval", Fixtures.bundledModel, "--data", "folder:\(folder)"],

@@ -80,6 +80,13 @@ public struct PruneJob: Sendable {
             phases.append(PruneReport.Phase(name: name, seconds: Date().timeIntervalSince(clock)))
             clock = Date()
         }
+        // Unlabeled images can only be training images, and only for distillation.
+        for (images, role) in [(data.validation.images, "validation"), (data.certification.images, "certification")] where !images.labelled {
+            throw DataError.incompatible(source: images.source, reason: "has no labels, and \(role) images need them")
+        }
+        if !data.train.images.labelled && options.loss.needsLabels {
+            throw DataError.incompatible(source: data.train.images.source, reason: "has no labels, and --loss \(options.loss.rawValue) trains on labels (--loss distill does not)")
+        }
         let model = try Simplify.run(self.model).model
         let original = try GraphSummary(model: model)
         let input = try Executor(model: model)
