@@ -44,6 +44,8 @@ public struct PruneJob: Sendable {
         /// last, which a front end writes only when asked to.
         public var model: Model
         public var report: PruneReport
+        /// The input model as the job saw it (simplified), to compare the output with.
+        public var input: Model
         public var certified: Bool { report.certification?.certified ?? false }
     }
 
@@ -106,7 +108,7 @@ public struct PruneJob: Sendable {
 
         var candidates: [Candidate] = []
         var stage = model
-        var filterResult: FilterPruningResult?
+        var removedByFilter: Set<Int>?
         var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
         var skipped: [PruneReport.Skipped] = []
         if options.method != .basis {
@@ -139,7 +141,7 @@ public struct PruneJob: Sendable {
                     parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: removed),
                     validationAccuracy: accuracyOf[removed] ?? result.baselineValidationAccuracy, history: result.history)
             }
-            filterResult = result
+            removedByFilter = result.removed
             stage = folded
             stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed)
         }
@@ -155,12 +157,12 @@ public struct PruneJob: Sendable {
             let result = try search.run()
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             clock = Date()
-            let removedByFilter = filterResult?.removed
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
+            let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
             for (state, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
-                    stage: "basis", round: round.round, parameters: round.layerParameters + Self.unsplitParameters(split, layers),
-                    build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, removedByFilter) }))
+                    stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
+                    build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) }))
             }
             basisResult = result
         }
@@ -224,7 +226,7 @@ public struct PruneJob: Sendable {
         report.temperature = options.loss.needsTeacher ? options.temperature : nil
         report.nodesBefore = self.model.graph.nodes.count
         report.nodesAfter = pruned.graph.nodes.count
-        return Outcome(model: pruned, report: report)
+        return Outcome(model: pruned, report: report, input: model)
     }
 
     /// Weight and bias elements of the Conv/Gemm/MatMul layers of `split` that are not split

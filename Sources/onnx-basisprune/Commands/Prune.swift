@@ -259,8 +259,7 @@ enum PruneCommand {
             let stagedModel = try staged.stage(ONNXExporter.encode(outcome.model), to: outputPath)
             if let line = report.skippedSummary() { reporter.warning(line) }
             if args.has("--verify") {
-                let model = try Simplify.run(loaded).model
-                report.verify = try verify(stagedModel.temporaryPath, name: outputPath, input: model, validation: validation, indices: validationIndices,
+                report.verify = try verify(stagedModel.temporaryPath, name: outputPath, input: outcome.input, validation: validation, indices: validationIndices,
                                            maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)
             }
             if let reportPath = args.values["--report"] { try staged.stage(Array(try encodeJSON(report).utf8), to: reportPath) }
