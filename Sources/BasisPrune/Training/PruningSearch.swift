@@ -98,8 +98,6 @@ public struct PruningResult: Sendable {
     public var candidates: [ScalingState]
     /// Seconds per phase, in order.
     public var phases: [(name: String, seconds: Double)]
-    /// Whether the final candidate is within the budget by the search's rule on the validation data.
-    public var withinBudget: Bool
 }
 
 /// Trains the scaling factors, ranks bases by Taylor importance, and removes as many as the
@@ -216,8 +214,7 @@ public struct PruningSearch: Sendable {
         }
         lap("prune in rounds")
         return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
-                             history: history, candidates: candidates, phases: phases,
-                             withinBudget: rule.judge(acceptedResult.correctness).accepted)
+                             history: history, candidates: candidates, phases: phases)
     }
 
     /// Removes about `count` of the remaining bases, lowest score first; every layer keeps one.
