@@ -65,6 +65,17 @@ import Testing
         let missing = directory + "/no/such/dir"
         // The whole training set: minutes of work if the check came at the end.
         let full = ["--data", Self.fmnist, "--val-data", "\(Self.fmnist),split=test", "--quiet"]
+        // A directory no file can be created in: read-only by its mode (CI runs as root, whom a
+        // mode does not stop), and one the kernel refuses to create files in even for root.
+        let readOnly = directory + "/read-only"
+        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
+        let refusing = getuid() == 0 ? ["/proc/self"] : [readOnly, "/proc/self"]
+        for place in refusing {
+            let start = Date()
+            let result = try Self.tool([Fixtures.bundledModel, place + "/out.onnx"] + full, seconds: 60)
+            Self.expectCleanError(result, code: 1, containing: ["\(place)/out.onnx: cannot write: "])
+            #expect(Date().timeIntervalSince(start) < 20)
+        }
         for (arguments, path) in [([missing + "/out.onnx"], missing + "/out.onnx"),
                                   ([directory + "/out.onnx", "--report", missing + "/r.json"], missing + "/r.json"),
                                   ([directory + "/out.onnx", "--plot", directory], directory)] {

@@ -10,7 +10,7 @@ import Foundation
 /// result (the fixed-sequence procedure: a false claim needs the first candidate over the
 /// budget to pass its own test, which happens with probability at most 1 - confidence, so the
 /// several looks need no Bonferroni share). The bound is `PairedDrop.upperBound` (Tango's
-/// score interval for paired proportions).
+/// score interval for paired proportions). Only the candidates `worthALook` picks are checked.
 public struct Certification: Sendable, Codable, Equatable {
     /// One candidate checked.
     public struct Look: Sendable, Codable, Equatable {
@@ -39,11 +39,33 @@ public struct Certification: Sendable, Codable, Equatable {
     /// Whether some pruned candidate is within the budget.
     public var certified: Bool
     public var looks: [Look]
-    public var procedure = "fixed-sequence, least pruned first; one-sided Tango score bound on the paired drop"
+    public var procedure = "fixed-sequence, least pruned first, over the candidates no smaller one beats on validation; one-sided Tango score bound on the paired drop"
 
     enum CodingKeys: String, CodingKey {
         case drop, confidence, images, certified, looks, procedure
         case dropUpperBound = "drop_upper_bound"
+    }
+
+    /// Which candidates (indices, in their order) are worth a look: each must be smaller than
+    /// the one before it (a basis round whose removals all fall in layers that stay re-merged
+    /// writes a model no smaller), and none may be beaten by a later, smaller candidate on the
+    /// validation images (a predicted bound at or below its own). A look that cannot gain
+    /// compression can only end the fixed sequence early. The choice uses validation images
+    /// alone, so the order is fixed before any certification image is seen.
+    public static func worthALook(parameters: [Int], predictedBounds: [Double], inputParameters: Int) -> [Int] {
+        var smallest = inputParameters
+        let shrinking = parameters.indices.filter { i in
+            guard parameters[i] < smallest else { return false }
+            smallest = parameters[i]
+            return true
+        }
+        var best = Double.infinity
+        var kept: [Int] = []
+        for i in shrinking.reversed() where predictedBounds[i] < best {
+            best = predictedBounds[i]
+            kept.append(i)
+        }
+        return kept.reversed()
     }
 
     /// One line for people.

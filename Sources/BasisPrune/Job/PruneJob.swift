@@ -70,6 +70,8 @@ public struct PruneJob: Sendable {
         var stage: String
         var round: Int
         var parameters: Int
+        /// The bound the search predicted from the validation images (points).
+        var predictedBound: Double
         var build: () throws -> Built
     }
 
@@ -126,7 +128,7 @@ public struct PruneJob: Sendable {
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
             for (removed, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
-                    stage: "filter", round: round.round, parameters: round.layerParameters,
+                    stage: "filter", round: round.round, parameters: round.layerParameters, predictedBound: round.predictedBound ?? 0,
                     build: {
                         var pruned = folded
                         pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
@@ -161,7 +163,7 @@ public struct PruneJob: Sendable {
             let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
             for (state, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
-                    stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
+                    stage: "basis", round: round.round, parameters: round.layerParameters + unsplit, predictedBound: round.predictedBound ?? 0,
                     build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) }))
             }
             basisResult = result
@@ -169,6 +171,8 @@ public struct PruneJob: Sendable {
 
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
         if options.pruneRatio != nil, let last = candidates.last { candidates = [last] }
+        candidates = Certification.worthALook(parameters: candidates.map(\.parameters), predictedBounds: candidates.map(\.predictedBound),
+                                              inputParameters: original.layerParameters).map { candidates[$0] }
         func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(

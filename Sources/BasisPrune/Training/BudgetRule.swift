@@ -23,6 +23,16 @@ public struct BudgetRule: Sendable {
         self.reference = reference
     }
 
+    /// The rule of a search under `options` (budget and confidence), certifying on
+    /// `certificationImages` (nil: as many as the reference images).
+    public init(options: PruningOptions, certificationImages: Int?, share: Double = 1, reference: [Bool]) {
+        self.init(maxDrop: options.maxAccuracyDrop / 100, confidence: options.confidence,
+                  certificationImages: certificationImages ?? reference.count, share: share, reference: reference)
+    }
+
+    /// The input model's accuracy on the reference images.
+    public var referenceAccuracy: Double { Double(reference.filter { $0 }.count) / Double(max(reference.count, 1)) }
+
     /// The paired drop on the validation images, the predicted certified bound, and whether the
     /// drop is within `share` of the budget minus the slack.
     public func judge(_ candidate: [Bool]) -> (drop: PairedDrop, predictedBound: Double, accepted: Bool) {

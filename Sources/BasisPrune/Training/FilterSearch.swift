@@ -111,10 +111,9 @@ public struct FilterSearch: Sendable {
             reference = try evaluate([], phase: "validate input model").correctness
             lap("validate input model")
         }
-        let baseline = Double(reference.filter { $0 }.count) / Double(max(reference.count, 1))
-        let rule = BudgetRule(maxDrop: options.maxAccuracyDrop / 100, confidence: options.confidence,
-                              certificationImages: certificationImages ?? reference.count, share: share, reference: reference)
-        let costs = ChannelPruning.groupCosts(graph, analysis, positions: options.objective == .macs ? positions : nil)
+        let rule = BudgetRule(options: options, certificationImages: certificationImages, share: share, reference: reference)
+        let baseline = rule.referenceAccuracy
+        let costs = ChannelPruning.groupCosts(graph, analysis, positions: options.objective == .params ? nil : positions)
         var removed = Set<Int>()
         var importance = try importance(removed, stream: 0, phase: "filter importance")
         lap("filter importance")

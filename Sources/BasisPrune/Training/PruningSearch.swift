@@ -162,9 +162,8 @@ public struct PruningSearch: Sendable {
             reference = try evaluate(state, phase: "validate input model").correctness
             lap("validate input model")
         }
-        let baseline = Double(reference.filter { $0 }.count) / Double(max(reference.count, 1))
-        let rule = BudgetRule(maxDrop: options.maxAccuracyDrop / 100, confidence: options.confidence,
-                              certificationImages: certificationImages ?? reference.count, reference: reference)
+        let rule = BudgetRule(options: options, certificationImages: certificationImages, reference: reference)
+        let baseline = rule.referenceAccuracy
 
         var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
         var importance: [String: [Double]] = [:]
