@@ -46,26 +46,18 @@ public struct Certification: Sendable, Codable, Equatable {
         case dropUpperBound = "drop_upper_bound"
     }
 
-    /// Which candidates (indices, in their order) are worth a look: each must be smaller than
-    /// the one before it (a basis round whose removals all fall in layers that stay re-merged
-    /// writes a model no smaller), and none may be beaten by a later, smaller candidate on the
-    /// validation images (a predicted bound at or below its own). A look that cannot gain
-    /// compression can only end the fixed sequence early. The choice uses validation images
-    /// alone, so the order is fixed before any certification image is seen.
+    /// Which candidates (indices, in their order) are worth a look: those smaller than the input
+    /// that no other candidate beats on the validation images, that is, none is as small or
+    /// smaller with as low or lower a predicted bound (of two equal ones, the later). A look
+    /// that cannot gain compression can only end the fixed sequence early. The choice uses
+    /// validation images alone, so the order is fixed before any certification image is seen.
     public static func worthALook(parameters: [Int], predictedBounds: [Double], inputParameters: Int) -> [Int] {
-        var smallest = inputParameters
-        let shrinking = parameters.indices.filter { i in
-            guard parameters[i] < smallest else { return false }
-            smallest = parameters[i]
-            return true
+        parameters.indices.filter { i in
+            parameters[i] < inputParameters && !parameters.indices.contains { j in
+                j != i && parameters[j] <= parameters[i] && predictedBounds[j] <= predictedBounds[i]
+                    && (parameters[j] < parameters[i] || predictedBounds[j] < predictedBounds[i] || j > i)
+            }
         }
-        var best = Double.infinity
-        var kept: [Int] = []
-        for i in shrinking.reversed() where predictedBounds[i] < best {
-            best = predictedBounds[i]
-            kept.append(i)
-        }
-        return kept.reversed()
     }
 
     /// One line for people.

@@ -159,7 +159,7 @@ public struct PruneJob: Sendable {
             let result = try search.run()
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             clock = Date()
-            let rounds = result.history.filter { $0.accepted && $0.round > 0 }
+            let rounds = result.history.filter(\.accepted)
             let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
             for (state, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
