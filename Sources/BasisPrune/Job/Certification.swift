@@ -39,24 +39,25 @@ public struct Certification: Sendable, Codable, Equatable {
     /// Whether some pruned candidate is within the budget.
     public var certified: Bool
     public var looks: [Look]
-    public var procedure = "fixed-sequence, least pruned first, over the candidates no smaller one beats on validation; one-sided Tango score bound on the paired drop"
+    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before; one-sided Tango score bound on the paired drop"
 
     enum CodingKeys: String, CodingKey {
         case drop, confidence, images, certified, looks, procedure
         case dropUpperBound = "drop_upper_bound"
     }
 
-    /// Which candidates (indices, in their order) are worth a look: those smaller than the input
-    /// that no other candidate beats on the validation images, that is, none is as small or
-    /// smaller with as low or lower a predicted bound (of two equal ones, the later). A look
-    /// that cannot gain compression can only end the fixed sequence early. The choice uses
-    /// validation images alone, so the order is fixed before any certification image is seen.
-    public static func worthALook(parameters: [Int], predictedBounds: [Double], inputParameters: Int) -> [Int] {
-        parameters.indices.filter { i in
-            parameters[i] < inputParameters && !parameters.indices.contains { j in
-                j != i && parameters[j] <= parameters[i] && predictedBounds[j] <= predictedBounds[i]
-                    && (parameters[j] < parameters[i] || predictedBounds[j] < predictedBounds[i] || j > i)
-            }
+    /// Which candidates (indices, in their order) are worth a look: each must be smaller than
+    /// the input and than the one looked at before it. A basis round whose removals all fall in
+    /// layers that stay re-merged writes a model no smaller, and a look at it could only end the
+    /// fixed sequence early. (Skipping also candidates that a later, smaller one beats on the
+    /// validation images was tried and dropped: a lucky late candidate then removed every safe
+    /// early look, and a full run certified nothing.)
+    public static func worthALook(parameters: [Int], inputParameters: Int) -> [Int] {
+        var smallest = inputParameters
+        return parameters.indices.filter { i in
+            guard parameters[i] < smallest else { return false }
+            smallest = parameters[i]
+            return true
         }
     }
 

@@ -70,8 +70,6 @@ public struct PruneJob: Sendable {
         var stage: String
         var round: Int
         var parameters: Int
-        /// The bound the search predicted from the validation images (points).
-        var predictedBound: Double
         var build: () throws -> Built
     }
 
@@ -128,7 +126,7 @@ public struct PruneJob: Sendable {
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
             for (removed, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
-                    stage: "filter", round: round.round, parameters: round.layerParameters, predictedBound: round.predictedBound ?? 0,
+                    stage: "filter", round: round.round, parameters: round.layerParameters,
                     build: {
                         var pruned = folded
                         pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
@@ -159,11 +157,11 @@ public struct PruneJob: Sendable {
             let result = try search.run()
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             clock = Date()
-            let rounds = result.history.filter(\.accepted)
+            let rounds = result.history.filter { $0.accepted && $0.round > 0 }
             let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
             for (state, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
-                    stage: "basis", round: round.round, parameters: round.layerParameters + unsplit, predictedBound: round.predictedBound ?? 0,
+                    stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
                     build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) }))
             }
             basisResult = result
@@ -171,8 +169,8 @@ public struct PruneJob: Sendable {
 
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
         if options.pruneRatio != nil, let last = candidates.last { candidates = [last] }
-        candidates = Certification.worthALook(parameters: candidates.map(\.parameters), predictedBounds: candidates.map(\.predictedBound),
-                                              inputParameters: original.layerParameters).map { candidates[$0] }
+        let searched = candidates
+        candidates = Certification.worthALook(parameters: candidates.map(\.parameters), inputParameters: original.layerParameters).map { candidates[$0] }
         func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(
@@ -193,7 +191,7 @@ public struct PruneJob: Sendable {
         }
         // When nothing certifies, the searches' last candidate is what a forced run writes.
         var written = chosen
-        if written == nil, let last = candidates.last { written = try certify(last) }
+        if written == nil, let last = searched.last { written = try certify(last) }
         lap("certify")
         let built = written?.built ?? (model: model, state: nil, removed: nil)
         let pruned = built.model

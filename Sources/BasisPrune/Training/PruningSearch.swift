@@ -69,7 +69,7 @@ public struct PruningRound: Sendable, Codable, Equatable {
     public var validationAccuracy: Double
     public var accepted: Bool
     /// The certified bound on the accuracy drop (points) this candidate's validation
-    /// discordance predicts; nil for the filter stage's round 0 (the input model itself).
+    /// discordance predicts; nil for the rounds that are no candidate.
     public var predictedBound: Double?
 
     public init(round: Int, keptBases: Int, layerParameters: Int, validationAccuracy: Double, accepted: Bool, predictedBound: Double? = nil) {
@@ -94,8 +94,7 @@ public struct PruningResult: Sendable {
     public var baselineValidationAccuracy: Double
     public var validationAccuracy: Double
     public var history: [PruningRound]
-    /// The accepted candidates, least pruned first: the trained factors with every basis kept
-    /// (round 0), then each accepted round's (the last is `state`).
+    /// The accepted candidates that removed bases, least pruned first (the last is `state`).
     public var candidates: [ScalingState]
     /// Seconds per phase, in order.
     public var phases: [(name: String, seconds: Double)]
@@ -179,12 +178,9 @@ public struct PruningSearch: Sendable {
         lap("train factors")
         var accepted = state
         var acceptedResult = try evaluate(state, phase: "validate trained factors")
-        // The trained factors with every basis kept are the first candidate: after filter
-        // pruning they win back accuracy at the same size.
         var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
-                                    validationAccuracy: acceptedResult.accuracy, accepted: true,
-                                    predictedBound: 100 * rule.judge(acceptedResult.correctness).predictedBound)]
-        var candidates = [state]
+                                    validationAccuracy: acceptedResult.accuracy, accepted: true)]
+        var candidates: [ScalingState] = []
         let target = options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction
         var round = 0
