@@ -101,9 +101,10 @@ enum PruneCommand {
           accepted candidates, least pruned first and each smaller than the one before, are then
           checked in that order on the certification images, each with a one-sided Tango score
           bound on the paired accuracy drop at --confidence; the last one before the first whose
-          bound is over the budget is the result (fixed-sequence testing: the several looks need no Bonferroni share). The
-          summary and the report's "certification" state it: accuracy drop <= X pt with 95 %
-          confidence on N images. With --prune-ratio only the result is checked.
+          bound is over the budget is the result (fixed-sequence testing: the several looks need
+          no Bonferroni share). The summary and the report's "certification" state it: accuracy
+          drop <= X pt with 95 % confidence on N images. With --prune-ratio only the result is
+          checked.
 
         OUTPUT:
           --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 2,
