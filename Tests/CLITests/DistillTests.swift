@@ -36,7 +36,7 @@ import Testing
         let result = try run(Fixtures.executable, [
             Fixtures.bundledModel, out, "--loss", "distill", "--data", "folder:\(folder)",
             "--val-data", "\(Self.data),split=test,range=0:500", "--cert-data", "\(Self.data),split=test,range=500:1000",
-            "--method", "basis", "--prune-ratio", "0.3", "--max-accuracy-drop", "3", "--retrain-images", "400",
+            "--method", "basis", "--prune-ratio", "0.3", "--prune-scope", "global", "--max-accuracy-drop", "3", "--retrain-images", "400",
             "--report", reportPath, "--quiet",
         ])
         #expect(result.status == 0, "\(result.stderr)")

@@ -12,13 +12,12 @@ import Testing
     static let data = "idx:\(Fixtures.fashionMNIST)"
     /// The layers none of whose channels filter pruning may remove, per fixture: the head (a
     /// graph output), a grouped conv and the layer it reads, and ConvNeXt's channels-last blocks
-    /// (Transpose, LayerNorm over channels, MatMul on [N, H, W, C]). identity_weights is checked
-    /// in `identityRoutedWeightsAreNeverSilent` (it changes once Identity routes are folded).
+    /// (Transpose, LayerNorm over channels, MatMul on [N, H, W, C]).
     static let unprunableChannels: [String: Set<String>] = [
         "residual": ["logits"], "concat": ["logits"], "squeeze_excite": ["logits"], "shuffle": ["final", "grouped", "logits"],
         "convnext": ["stem", "block0.dwconv", "linear_14", "linear_24", "block1.dwconv", "linear_42", "linear_52", "head"],
         "convnext_dynamo": ["stem", "block0.dwconv", "linear_3", "linear_13", "block1.dwconv", "linear_20", "linear_30", "head"],
-        "reducemean_pool": ["logits"],
+        "reducemean_pool": ["logits"], "identity_weights": ["logits"],
     ]
 
     static func fixture(_ name: String) -> String { Fixtures.repositoryRoot + "/fixtures/patterns/\(name).onnx" }
@@ -46,9 +45,8 @@ import Testing
 
     /// Each method at --prune-ratio 0.5 --force on 256 training and 128 validation images writes a
     /// model the checker accepts and onnxruntime runs to [N, 10]; the report's `skipped` names a
-    /// reason for every layer a stage left alone, and only those: every other layer is split
-    /// (basis, double), bases are removed, and filter pruning removes channel groups (filter,
-    /// double) when any layer's channels are prunable.
+    /// reason for every layer a stage left alone, and only those: every other layer is split and
+    /// loses bases (basis, double), and loses output channels (filter, double).
     @Test(arguments: patterns)
     func everyMethodWritesARunnableModel(_ name: String) throws {
         let directory = Fixtures.temporaryDirectory("pattern-prune")
@@ -83,16 +81,17 @@ import Testing
                     // Split exactly when not listed as skipped by the split.
                     #expect((rank != nil) != skippedBy("split").contains(layerName), "\(name) --method \(method): \(layerName)")
                 }
-                if method != "basis", skippedBy("channels").contains(layerName) {
-                    #expect(channels.0 == channels.1, "\(name) --method \(method): \(layerName) is listed as unprunable but lost channels")
+                if method != "filter", let rank, let kept {
+                    #expect(kept < rank, "\(name) --method \(method): \(layerName) kept all \(rank) bases")
+                }
+                if method != "basis" {
+                    // Loses channels exactly when not listed as unprunable.
+                    #expect((channels.1 < channels.0) != skippedBy("channels").contains(layerName),
+                            "\(name) --method \(method): \(layerName) channels \(channels.0) -> \(channels.1)")
                 }
             }
             print("\(name) --method \(method) (exit \(result.status)):\n  " + trace.joined(separator: "\n  ")
                   + "\n  skipped: " + skipped.map { "\($0["layer"]!) [\($0["stage"]!)]: \($0["reason"]!)" }.joined(separator: "\n           "))
-            if method != "filter" {
-                let removed = layers.filter { ($0["kept"] as? Int ?? 0) < ($0["rank"] as? Int ?? 0) }
-                #expect(!removed.isEmpty, "\(name) --method \(method): no basis removed")
-            }
             if method == "filter", let expected = Self.unprunableChannels[name] {
                 #expect(skippedBy("channels") == expected, "\(name)")
             }
@@ -106,10 +105,9 @@ import Testing
         }
     }
 
-    /// The exporter's de-duplicated weights arrive through Identity: the layers that read them are
-    /// either split (once a constant-folding pass resolves the Identity) or listed as skipped with
-    /// a reason naming the Identity; never silently left alone.
-    @Test func identityRoutedWeightsAreNeverSilent() throws {
+    /// The exporter's de-duplicated weights arrive through Identity: the simplify pass folds the
+    /// Identity, so the layers that read them are split like any other.
+    @Test func identityRoutedWeightsAreSplit() throws {
         let directory = Fixtures.temporaryDirectory("pattern-identity")
         let model = directory + "/basis.onnx", out = directory + "/report.json"
         let result = try run(Fixtures.executable, [
@@ -120,17 +118,10 @@ import Testing
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         let layers = try #require(report["layers"] as? [[String: Any]])
         let skipped = try #require(report["skipped"] as? [[String: String]])
+        #expect(skipped.isEmpty, "\(skipped)")
         for name in ["conv3", "logits"] {
-            let split = layers.contains { $0["name"] as? String == name && $0["rank"] != nil }
-            if !split {
-                let entry = try #require(skipped.first { $0["layer"] == name && $0["stage"] == "split" }, "\(name) is neither split nor listed as skipped")
-                #expect(entry["reason"]!.contains("Identity"), "\(entry)")
-            }
-        }
-        withKnownIssue("the lead's Simplify pass folds Identity-routed constants; until it is merged these layers are skipped", isIntermittent: true) {
-            for name in ["conv3", "logits"] {
-                #expect(layers.contains { $0["name"] as? String == name && $0["rank"] != nil }, "\(name) is not split")
-            }
+            let layer = try #require(layers.first { $0["name"] as? String == name }, "\(name) is not in the report")
+            #expect(layer["rank"] != nil, "\(name) is not split")
         }
     }
 }

@@ -121,20 +121,22 @@ public struct FilterSearch: Sendable {
         var history = [PruningRound(round: 0, keptBases: analysis.groups.count, layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: []),
                                     validationAccuracy: baseline, accepted: true)]
         var candidates: [Set<Int>] = []
-        let target = options.pruneRatio.map { Int((Double(analysis.groups.count) * $0).rounded()) }
+        let floors = Self.floors(analysis, options: options)
+        let target = floors != nil ? nil : options.pruneRatio.map { Int((Double(analysis.groups.count) * $0).rounded()) }
+        let fixed = options.pruneRatio != nil
         var fraction = options.roundFraction
         var round = 0
         while true {
             let alive = analysis.groups.count - removed.count
             var count = Int((Double(alive) * fraction).rounded(.up))
             if let target { count = min(count, target - removed.count) }
-            if count < 1 || (target == nil && fraction < options.minimumRoundFraction) { break }
+            if count < 1 || (!fixed && fraction < options.minimumRoundFraction) { break }
             round += 1
-            let candidate = removed.union(choose(count, removed: removed, importance: importance, costs: costs))
+            let candidate = removed.union(choose(count, removed: removed, importance: importance, costs: costs, floors: floors))
             if candidate.count == removed.count { break }
             let candidateResult = try evaluate(candidate, phase: "filter round \(round): validate without \(candidate.count - removed.count) more channels")
             let judged = rule.judge(candidateResult.correctness)
-            let ok = target != nil || judged.accepted
+            let ok = fixed || judged.accepted
             history.append(PruningRound(round: round, keptBases: analysis.groups.count - candidate.count,
                                         layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: candidate),
                                         validationAccuracy: candidateResult.accuracy, accepted: ok, predictedBound: 100 * judged.predictedBound))
@@ -159,15 +161,28 @@ public struct FilterSearch: Sendable {
     /// in several spaces (through Concat) may upset another space, so this repeats, and what
     /// still does not fit is kept back. If that leaves nothing, the space of the lowest-scoring
     /// group loses one block, so every round moves.
-    func choose(_ count: Int, removed: Set<Int>, importance: [Double], costs: [Int]) -> Set<Int> {
+    func choose(_ count: Int, removed: Set<Int>, importance: [Double], costs: [Int], floors: [Int]? = nil) -> Set<Int> {
         let scores = analysis.groups.indices.map { g in
             options.ranking == .perCost ? importance[g] / Double(max(costs[g], 1)) : importance[g]
         }
-        return Self.choose(count, removed: removed, scores: scores, analysis: analysis, multiple: options.channelMultiple)
+        return Self.choose(count, removed: removed, scores: scores, analysis: analysis, multiple: options.channelMultiple, floors: floors)
     }
 
-    /// `choose` on given scores (lowest removed first).
-    public static func choose(_ count: Int, removed: Set<Int>, scores score: [Double], analysis: ChannelDependency, multiple: Int) -> Set<Int> {
+    /// With a fixed ratio of every layer (`PruneScope.layer`): the channels each space keeps;
+    /// nil otherwise.
+    public static func floors(_ analysis: ChannelDependency, options: PruningOptions) -> [Int]? {
+        guard let ratio = options.pruneRatio, options.pruneScope == .layer else { return nil }
+        let alignment = ChannelAlignment(multiple: options.channelMultiple)
+        return analysis.spaces.indices.map { s in
+            alignment.keptWidth(full: analysis.spaces[s].channels, removable: analysis.spaces[s].channels - analysis.fixedChannels[s], ratio: ratio)
+        }
+    }
+
+    /// `choose` on given scores (lowest removed first); every space keeps one channel (or its
+    /// `floors` entry).
+    public static func choose(_ count: Int, removed: Set<Int>, scores score: [Double], analysis: ChannelDependency, multiple: Int,
+                              floors: [Int]? = nil) -> Set<Int> {
+        let floor = floors ?? Array(repeating: 1, count: analysis.spaces.count)
         var alive = analysis.spaces.map(\.channels)
         for g in removed { for c in analysis.groups[g] { alive[c.space] -= 1 } }
         let before = alive
@@ -188,7 +203,7 @@ public struct FilterSearch: Sendable {
             chosen.remove(g)
         }
         for g in order where chosen.count < count {
-            guard need(g).allSatisfy({ alive[$0.key] - $0.value >= 1 }) else { continue }
+            guard need(g).allSatisfy({ alive[$0.key] - $0.value >= floor[$0.key] }) else { continue }
             take(g)
         }
         let alignment = ChannelAlignment(multiple: multiple)
@@ -202,9 +217,9 @@ public struct FilterSearch: Sendable {
             if spaces.isEmpty { break }
             for s in spaces where !alignment.isLegal(alive[s], full: full[s]) {
                 let (down, up) = alignment.neighbours(alive[s], before: before[s], full: full[s])
-                if let down, alive[s] - down < up - alive[s] {
+                if let down, down >= floor[s], alive[s] - down < up - alive[s] {
                     for g in groupsOf[s] where !chosen.contains(g) && alive[s] > down
-                        && need(g).allSatisfy({ alive[$0.key] - $0.value >= 1 }) { take(g) }
+                        && need(g).allSatisfy({ alive[$0.key] - $0.value >= floor[$0.key] }) { take(g) }
                 } else {
                     for g in groupsOf[s].reversed() where chosen.contains(g) && alive[s] < up { giveBack(g) }
                 }
@@ -214,7 +229,10 @@ public struct FilterSearch: Sendable {
         while let s = illegal().first(where: { groupsOf[$0].contains(where: chosen.contains) }) {
             for g in groupsOf[s] where chosen.contains(g) { giveBack(g) }
         }
-        if chosen.isEmpty, let g = order.first(where: { need($0).count == 1 && alignment.nextBelow(before[need($0).first!.key], full: full[need($0).first!.key]) != nil }) {
+        if chosen.isEmpty, let g = order.first(where: { g in
+            guard let s = need(g).first?.key, need(g).count == 1 else { return false }
+            return alignment.nextBelow(before[s], full: full[s]).map { $0 >= floor[s] } ?? false
+        }) {
             let s = need(g).first!.key
             let target = alignment.nextBelow(before[s], full: full[s])!
             for h in groupsOf[s] where alive[s] > target && need(h).count == 1 { take(h) }

@@ -39,6 +39,20 @@ public struct ChannelAlignment: Sendable, Equatable {
         return down >= max(multiple, 1) ? down : nil
     }
 
+    /// The legal width that removes about `ratio` of a width's `removable` units (at least
+    /// one): the kept width a fixed per-layer ratio prunes down to. `full` when no legal width
+    /// lies between `full - removable` and `full`.
+    public func keptWidth(full: Int, removable: Int, ratio: Double) -> Int {
+        let removable = min(removable, full - 1)
+        guard removable > 0 else { return full }
+        let kept = full - min(removable, max(1, Int((Double(removable) * ratio).rounded())))
+        guard multiple > 1 else { return kept }
+        let lowest = (max(multiple, full - removable) + multiple - 1) / multiple * multiple
+        let highest = (full - 1) / multiple * multiple
+        guard lowest <= highest else { return full }
+        return min(max(Int((Double(kept) / Double(multiple)).rounded()) * multiple, lowest), highest)
+    }
+
     /// For an illegal `kept` reached from the legal `before`: the legal widths just below and
     /// just above it (the one above is at most `before`).
     public func neighbours(_ kept: Int, before: Int, full: Int) -> (down: Int?, up: Int) {

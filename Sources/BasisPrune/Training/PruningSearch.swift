@@ -2,6 +2,17 @@ import Foundation
 
 /// The choices of the pruning search; defaults are METHOD.md's ("ours").
 public struct PruningOptions: Sendable {
+    /// What a fixed `pruneRatio` is a fraction of.
+    public enum PruneScope: String, Sendable, Codable, CaseIterable {
+        /// Of every split layer's bases and every prunable channel space's removable channels:
+        /// each loses that share (at least one, as Torch-Pruning's default uniform ratio does),
+        /// the lowest-ranked first.
+        case layer
+        /// Of all bases (all channel groups) together, the lowest-ranked first wherever they
+        /// are: a layer may keep all of its own.
+        case global
+    }
+
     public enum Method: String, Sendable, Codable, CaseIterable {
         /// Basis pruning only: every layer keeps its channels.
         case basis
@@ -36,6 +47,8 @@ public struct PruningOptions: Sendable {
     public var confidence = 0.95
     /// A fixed fraction of bases to remove instead of the accuracy-driven search.
     public var pruneRatio: Double?
+    /// What `pruneRatio` is a fraction of.
+    public var pruneScope = PruneScope.layer
     public var normalizeImportance = Normalization.none
     public var ranking = Ranking.perCost
     /// The cost `ranking` divides importance by, and by which split layers are re-merged.
@@ -181,7 +194,8 @@ public struct PruningSearch: Sendable {
         var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
                                     validationAccuracy: acceptedResult.accuracy, accepted: true)]
         var candidates: [ScalingState] = []
-        let target = options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
+        let floors = Self.floors(layers, options: options)
+        let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction
         var round = 0
         while true {
@@ -191,7 +205,7 @@ public struct PruningSearch: Sendable {
             if count < 1 || (target == nil && fraction < options.minimumRoundFraction) { break }
             round += 1
             var candidate = accepted
-            remove(count, from: &candidate, importance: importance)
+            remove(count, from: &candidate, importance: importance, floors: floors)
             if candidate.keptCount == accepted.keptCount { break }
             var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
             let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
@@ -216,12 +230,21 @@ public struct PruningSearch: Sendable {
                              history: history, candidates: candidates, phases: phases)
     }
 
-    /// Removes about `count` of the remaining bases, lowest score first; every layer keeps one.
+    /// With a fixed ratio of every layer (`PruneScope.layer`): the bases each layer keeps, by
+    /// factors name; nil otherwise.
+    public static func floors(_ layers: [SplitLayer], options: PruningOptions) -> [String: Int]? {
+        guard let ratio = options.pruneRatio, options.pruneScope == .layer else { return nil }
+        let alignment = ChannelAlignment(multiple: options.channelMultiple)
+        return Dictionary(uniqueKeysWithValues: layers.map { ($0.factors, alignment.keptWidth(full: $0.rank, removable: $0.rank - 1, ratio: ratio)) })
+    }
+
+    /// Removes about `count` of the remaining bases, lowest score first; every layer keeps one
+    /// (or its `floors` entry).
     /// With a channel multiple above 1, each layer's kept bases are then rounded to the nearest
     /// legal width (a multiple, or the layer's rank): removing more of its lowest-scoring
     /// bases, or keeping back this round's highest-scoring removals. If that leaves nothing
     /// removed, the layer of the lowest-scoring basis loses one block, so every round moves.
-    func remove(_ count: Int, from state: inout ScalingState, importance: [String: [Double]]) {
+    func remove(_ count: Int, from state: inout ScalingState, importance: [String: [Double]], floors: [String: Int]? = nil) {
         var scores: [String: [Double]] = [:]
         for layer in state.layers {
             let theta = importance[layer.factors] ?? Array(repeating: 0, count: layer.rank)
@@ -233,11 +256,12 @@ public struct PruningSearch: Sendable {
                 return score
             }
         }
-        Self.remove(count, from: &state, scores: scores, multiple: options.channelMultiple)
+        Self.remove(count, from: &state, scores: scores, multiple: options.channelMultiple, floors: floors)
     }
 
     /// `remove` on given scores per layer (lowest removed first).
-    public static func remove(_ count: Int, from state: inout ScalingState, scores: [String: [Double]], multiple: Int) {
+    public static func remove(_ count: Int, from state: inout ScalingState, scores: [String: [Double]], multiple: Int, floors: [String: Int]? = nil) {
+        let floor = state.layers.map { floors?[$0.factors] ?? 1 }
         var candidates: [(score: Double, layer: Int, basis: Int)] = []
         for (l, layer) in state.layers.enumerated() {
             for i in 0..<layer.rank where state.kept[layer.factors]![i] {
@@ -250,7 +274,7 @@ public struct PruningSearch: Sendable {
         var keptPerLayer = before
         var removedNow = Set<Int>()
         for (index, c) in candidates.enumerated() where removedNow.count < count {
-            guard keptPerLayer[c.layer] > 1 else { continue }
+            guard keptPerLayer[c.layer] > floor[c.layer] else { continue }
             keptPerLayer[c.layer] -= 1
             removedNow.insert(index)
         }
@@ -260,7 +284,7 @@ public struct PruningSearch: Sendable {
             for (l, layer) in state.layers.enumerated() where !alignment.isLegal(keptPerLayer[l], full: layer.rank) {
                 let own = byLayer[l] ?? []
                 let (down, up) = alignment.neighbours(keptPerLayer[l], before: before[l], full: layer.rank)
-                if let down, keptPerLayer[l] - down < up - keptPerLayer[l] {
+                if let down, down >= floor[l], keptPerLayer[l] - down < up - keptPerLayer[l] {
                     for index in own where !removedNow.contains(index) && keptPerLayer[l] > down {
                         removedNow.insert(index)
                         keptPerLayer[l] -= 1
@@ -273,7 +297,8 @@ public struct PruningSearch: Sendable {
                 }
             }
             if removedNow.isEmpty, let first = candidates.indices.first(where: { i in
-                alignment.nextBelow(before[candidates[i].layer], full: state.layers[candidates[i].layer].rank) != nil
+                let l = candidates[i].layer
+                return alignment.nextBelow(before[l], full: state.layers[l].rank).map { $0 >= floor[l] } ?? false
             }) {
                 let l = candidates[first].layer
                 let target = alignment.nextBelow(before[l], full: state.layers[l].rank)!

@@ -68,8 +68,15 @@ enum PruneCommand {
                                 (image by image against the input model) must be within P, or the
                                 run fails with exit 3 and writes nothing (see CERTIFICATION)
           --confidence C        confidence of that bound (default 0.95)
-          --prune-ratio R       remove this fraction of all bases (and with filter, of all
-                                channel groups) instead of searching
+          --prune-ratio R       remove this fraction of the bases (and with filter, of the
+                                channels) instead of searching; the result is still checked
+          --prune-scope layer|global
+                                what R is a fraction of. layer (default): every split layer loses
+                                R of its bases and every prunable channel space R of its channels,
+                                at least one each, the lowest-ranked first (rounded to
+                                --channel-multiple; a layer narrower than one block loses none).
+                                global: R of all bases (channel groups) together, lowest-ranked
+                                wherever they are, so a layer may keep all of its own
           --objective latency|macs|params
                                 the cost a basis or channel group is ranked against, and by which
                                 a split layer is kept split or re-merged at export. macs
@@ -130,7 +137,7 @@ enum PruneCommand {
 
     static let valueOptions: Set<String> = DataOptions.valueOptions.union([
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
-        "--max-accuracy-drop", "--margin", "--prune-ratio", "--ranking", "--normalize-importance", "--round-fraction",
+        "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
         "--confidence", "--cert-fraction", "--cert-data", "--loss", "--temperature",
     ])
@@ -163,6 +170,11 @@ enum PruneCommand {
         }
         o.confidence = try double(args, "--confidence", default: 0.95, range: 0.5...0.9999)
         if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
+        if let text = args.values["--prune-scope"] {
+            guard let scope = PruningOptions.PruneScope(rawValue: text) else { throw .usage("--prune-scope '\(text)' is not layer or global") }
+            guard o.pruneRatio != nil else { throw .usage("--prune-scope needs --prune-ratio") }
+            o.pruneScope = scope
+        }
         if let text = args.values["--objective"] {
             guard let objective = Objective(rawValue: text) else { throw .usage("--objective '\(text)' is not latency, macs or params") }
             o.objective = objective

@@ -88,4 +88,71 @@ import Testing
             #expect(state.keptCount < before, "round \(round) removed nothing")
         }
     }
+
+    @Test func keptWidthOfAFixedRatio() {
+        let one = ChannelAlignment(multiple: 1), eight = ChannelAlignment(multiple: 8)
+        #expect(one.keptWidth(full: 10, removable: 9, ratio: 0.5) == 5)
+        #expect(one.keptWidth(full: 10, removable: 9, ratio: 0.01) == 9)  // at least one
+        #expect(one.keptWidth(full: 10, removable: 9, ratio: 0.999) == 1)  // at least one kept
+        #expect(one.keptWidth(full: 10, removable: 0, ratio: 0.5) == 10)
+        #expect(one.keptWidth(full: 10, removable: 4, ratio: 0.5) == 8)  // of the removable channels
+        #expect(eight.keptWidth(full: 30, removable: 29, ratio: 0.5) == 16)
+        #expect(eight.keptWidth(full: 30, removable: 29, ratio: 0.01) == 24)
+        #expect(eight.keptWidth(full: 8, removable: 7, ratio: 0.5) == 8)  // one block: nothing legal below
+        #expect(eight.keptWidth(full: 64, removable: 63, ratio: 0.999) == 8)
+    }
+
+    /// `--prune-scope layer`: rounds of `remove` with the floors end with every layer at its
+    /// floor, each having lost at least one basis (one block with a multiple of 8).
+    @Test(arguments: [1, 8]) func basisRoundsReachEveryLayersFloor(multiple: Int) throws {
+        let (_, layers) = try Pipeline.split(try ONNXImporter.load(path: Fixtures.fmnistModel))
+        var options = PruningOptions()
+        options.pruneRatio = 0.3
+        options.channelMultiple = multiple
+        let floors = try #require(PruningSearch.floors(layers, options: options))
+        var state = ScalingState(layers: layers)
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<100 {
+            let scores = Dictionary(uniqueKeysWithValues: layers.map { l in (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) }) })
+            let before = state.keptCount
+            PruningSearch.remove(max(1, before / 10), from: &state, scores: scores, multiple: multiple, floors: floors)
+            if state.keptCount == before { break }
+        }
+        for layer in layers {
+            let kept = state.kept[layer.factors]!.filter { $0 }.count
+            #expect(kept == floors[layer.factors], "\(layer.name): keeps \(kept) of \(layer.rank), floor \(floors[layer.factors]!)")
+            if multiple == 1 || layer.rank > 8 { #expect(kept < layer.rank, "\(layer.name) lost nothing") }
+        }
+        options.pruneScope = .global
+        #expect(PruningSearch.floors(layers, options: options) == nil)
+    }
+
+    /// The same for channel spaces: every space with removable channels (here the residual
+    /// space with its depthwise conv; the Concat feeds the grouped conv) ends at its floor.
+    @Test func filterRoundsReachEverySpacesFloor() throws {
+        let analysis = try ChannelDependency(graph: Self.synthetic().graph, opset: 17)
+        var options = PruningOptions()
+        options.pruneRatio = 0.5
+        options.channelMultiple = 1
+        let floors = try #require(FilterSearch.floors(analysis, options: options))
+        var random = SplitMix64(seed: 5)
+        var removed = Set<Int>()
+        for _ in 0..<100 {
+            let scores = analysis.groups.indices.map { _ in Double(random.nextFloat()) }
+            let chosen = FilterSearch.choose(3, removed: removed, scores: scores, analysis: analysis, multiple: 1, floors: floors)
+            if chosen.isEmpty { break }
+            removed.formUnion(chosen)
+        }
+        let channels = analysis.removedChannels(removed)
+        var pruned = 0
+        for (s, space) in analysis.spaces.enumerated() {
+            let kept = space.channels - channels[s].count
+            #expect(kept == floors[s], "space \(s) keeps \(kept) of \(space.channels), floor \(floors[s])")
+            if analysis.fixedChannels[s] < space.channels {
+                #expect(kept < space.channels)
+                pruned += 1
+            }
+        }
+        #expect(pruned >= 1)
+    }
 }
