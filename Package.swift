@@ -33,6 +33,9 @@ let package = Package(
         .systemLibrary(
             name: "CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]),
         .target(name: "COnnxProto", dependencies: ["CProtobufC"]),
         .target(name: "COnnxSupport", dependencies: ["CProtobufC"]),
         .target(name: "CImageDecode", dependencies: ["CJPEG"]),
@@ -42,7 +45,7 @@ let package = Package(
             name: "BasisPrune",
             dependencies: [
                 "CProtobufC", "COnnxProto", "COnnxSupport", "CBLAS", "CLAPACKE",
-                "CZlib", "CPNG", "CJPEG", "CImageDecode",
+                "CZlib", "CPNG", "CJPEG", "CImageDecode", "CDNNL",
             ],
             swiftSettings: strictLibrarySettings),
 

@@ -41,6 +41,25 @@ if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "profile" {
     exit(0)
 }
 
+// MARK: - oneDNN path against the reference kernels (bench backends MODEL SIZE BATCH)
+if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "backends" {
+    let model = try ONNXImporter.load(path: CommandLine.arguments[2])
+    let size = Int(CommandLine.arguments[3])!, n = Int(CommandLine.arguments[4])!
+    let input = Value(shape: [n, 3, size, size], floats: (0..<(n * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
+    var results: [[Float]] = []
+    for backend in Executor.Backend.allCases {
+        let executor = try Executor(model: model, backend: backend)
+        var out: [String: Value] = [:]
+        let t = bestTime(reps: 5) { out = try! executor.run([executor.inputNames[0]: input]) }
+        results.append(out[executor.outputNames[0]]!.floats)
+        print(String(format: "%@: %.2f ms per batch of %d, %.0f img/s", backend.rawValue, t * 1e3, n, Double(n) / t)
+              + (executor.oneDNNRefusal.map { " (oneDNN refused: \($0))" } ?? ""))
+    }
+    let scale = results[1].map(abs).max()!
+    print(String(format: "max |difference| %.3g (largest |logit| %.3g)", zip(results[0], results[1]).map { abs($0 - $1) }.max()!, scale))
+    exit(0)
+}
+
 // MARK: - training step (bench train [batch])
 /// Forward + backward of the split fmnist model w.r.t. every scaling factor, images per second.
 if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
@@ -98,14 +117,24 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "engine" {
         ("fmnist-lite0-32", fixtures + "/fmnist-lite0-32.onnx", 32),
         ("efficientnet-lite0-imagenet", fixtures + "/efficientnet-lite0-imagenet.onnx", 224),
     ].filter { FileManager.default.fileExists(atPath: $0.1) }
-    print("images/s, best of runs over \(seconds) s each; 2 threads for both; same machine, same run")
-    print("model                         input    batch    engine  onnxruntime   ratio")
+    // Both run the clean graph: the model after our `simplify` (padding inside the Convs, as
+    // onnxslim writes it), saved for onnxruntime.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-engine-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    print("images/s of the simplified models, best of runs over \(seconds) s each; 2 threads for both; same machine, same run")
+    print("model                         input    batch   engine (oneDNN)  reference kernels  onnxruntime   ratio")
     for (name, path, size) in models {
-        let executor = try Executor(model: ONNXImporter.load(path: path))
-        for batch in [1, 256] {
+        let simplified = try Simplify.run(ONNXImporter.load(path: path)).model
+        let clean = directory + "/\(name).onnx"
+        try ONNXExporter.write(simplified, to: clean)
+        let executor = try Executor(model: simplified), reference = try Executor(model: simplified, backend: .reference)
+        for batch in [1, 32, 256] where size == 32 || batch <= 32 {
             let ours = try engineThroughput(executor, size: size, batch: batch, seconds: seconds)
-            let theirs = try onnxruntimeThroughput(model: path, size: size, batch: batch, seconds: seconds)
-            print(String(format: "%@ %3dx%-3d %6d %9.1f %12.1f %7.2fx", name.padding(toLength: 29, withPad: " ", startingAt: 0), size, size, batch, ours, theirs, ours / theirs))
+            let kernels = try engineThroughput(reference, size: size, batch: batch, seconds: seconds)
+            let theirs = try onnxruntimeThroughput(model: clean, size: size, batch: batch, seconds: seconds)
+            print(String(format: "%@ %3dx%-3d %6d %16.1f %18.1f %12.1f %7.2fx", name.padding(toLength: 29, withPad: " ", startingAt: 0), size, size, batch,
+                         ours, kernels, theirs, ours / theirs) + (executor.oneDNNRefusal.map { "  (oneDNN refused: \($0))" } ?? ""))
         }
     }
     exit(0)

@@ -37,11 +37,16 @@ extension Executor {
         var lossSum = 0.0
         var done = 0
         var batchStart = 0
+        // oneDNN plans with these parameters, per batch shape (nil: not covered).
+        var plans: [[Int]: DNNLForward?] = [:]
         while batchStart < indices.count {
             let batch = indices[batchStart..<min(batchStart + batchSize, indices.count)]
             batchStart += batch.count
             let (input, labels) = data.inputBatch(batch)
-            guard let logits = try run([inputName: input], parameters: parameters)[outputName] else { throw .graph("output '\(outputName)' missing") }
+            if plans[input.shape] == nil { plans[input.shape] = .some(oneDNNPlan(shape: input.shape, parameters: parameters)) }
+            let outputs: [String: Value]
+            if let plan = plans[input.shape]! { outputs = plan.run(input) } else { outputs = try run([inputName: input], parameters: parameters) }
+            guard let logits = outputs[outputName] else { throw .graph("output '\(outputName)' missing") }
             guard logits.dataType == .float, logits.shape.count == 2, logits.shape[0] == batch.count else {
                 throw .graph("output '\(outputName)' has shape \(logits.shape), not [batch, classes] of float")
             }

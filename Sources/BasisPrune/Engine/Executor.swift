@@ -15,11 +15,25 @@ public final class Executor: @unchecked Sendable {
     /// Forward plans with their backward schedules, per input shapes and parameter names (Tape.swift).
     var trainingPlans: [PlanKey: TrainingPlan] = [:]
     let lock = NSLock()
+    /// Which kernels run a forward pass without parameters or timings.
+    public let backend: Backend
+    /// oneDNN plans per input shape; nil where the graph is not covered (`DNNLForward`).
+    private var dnnlPlans: [[Int]: DNNLForward?] = [:]
+    /// Why the oneDNN path does not cover this graph, once a plan was tried (nil if covered).
+    public private(set) var oneDNNRefusal: String?
+
+    public enum Backend: String, Sendable, CaseIterable {
+        /// oneDNN where it covers the graph (`DNNLForward`), the reference kernels elsewhere.
+        case automatic
+        /// The engine's own kernels only (what gradients always use).
+        case reference
+    }
 
     /// Compiles `model`. With `fuse`, BatchNormalization after a Conv or Gemm with constant
     /// weights is folded into it, and an activation whose input is read only by it and comes
     /// from a Conv runs inside the Conv's output pass.
-    public init(model: Model, fuse: Bool = true) throws(EngineError) {
+    public init(model: Model, fuse: Bool = true, backend: Backend = .automatic) throws(EngineError) {
+        self.backend = backend
         if fuse {
             do { graph = try FoldBatchNorm.run(model.graph) } catch {
                 throw EngineError(node: error.node, opType: "BatchNormalization", reason: error.reason)
@@ -58,8 +72,68 @@ public final class Executor: @unchecked Sendable {
 
     /// Runs the graph; `inputs` names every graph input. Returns every graph output.
     public func run(_ inputs: [String: Value]) throws(EngineError) -> [String: Value] {
+        if inputNames.count == 1, let input = inputs[inputNames[0]], input.dataType == .float, let plan = oneDNNPlan(shape: input.shape) {
+            return plan.run(input)
+        }
         var unused: [String: Double]? = nil
         return try run(inputs, timings: &unused)
+    }
+
+    /// The graph the oneDNN path compiles: this graph simplified (`Simplify`), so an exporter's
+    /// shape arithmetic and Identity routes are gone; nil when simplification fails.
+    private var simplified: Graph??
+    private func simplifiedGraph() -> Graph? {
+        if let known = simplified { return known }
+        let model = Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: opset)], graph: graph)
+        let result = (try? Simplify.run(model))?.model.graph
+        simplified = .some(result)
+        return result
+    }
+
+    /// A oneDNN plan for inputs of `shape` with `parameters` in place of the initializers of
+    /// the same names, not cached (the caller keeps it while the parameters hold); nil when
+    /// the graph is not covered or the backend is `reference`.
+    func oneDNNPlan(shape: [Int], parameters: [String: Value]) -> DNNLForward? {
+        if parameters.isEmpty { return oneDNNPlan(shape: shape) }
+        guard backend == .automatic, inputNames.count == 1 else { return nil }
+        lock.lock()
+        let graph = simplifiedGraph()
+        lock.unlock()
+        do throws(DNNLForward.Unsupported) {
+            guard let graph else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
+            return try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
+                                   inputName: inputNames[0], inputShape: shape)
+        } catch {
+            lock.lock()
+            oneDNNRefusal = error.description
+            lock.unlock()
+            return nil
+        }
+    }
+
+    /// A graph's initializers by name.
+    static func constants(_ graph: Graph) -> [String: Value] {
+        var constants: [String: Value] = [:]
+        for tensor in graph.initializers { if let name = tensor.name { constants[name] = Value(tensor) } }
+        return constants
+    }
+
+    /// The oneDNN plan for inputs of `shape`, built on first use; nil when not covered.
+    func oneDNNPlan(shape: [Int]) -> DNNLForward? {
+        guard backend == .automatic, inputNames.count == 1 else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = dnnlPlans[shape] { return known }
+        do throws(DNNLForward.Unsupported) {
+            guard let graph = simplifiedGraph() else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
+            let plan = try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph), inputName: inputNames[0], inputShape: shape)
+            dnnlPlans[shape] = plan
+            return plan
+        } catch {
+            oneDNNRefusal = error.description
+            dnnlPlans[shape] = .some(nil)
+            return nil
+        }
     }
 
     /// Runs the graph and, when `timings` is not nil, adds the seconds each op type took.
