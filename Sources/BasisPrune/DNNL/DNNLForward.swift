@@ -45,9 +45,6 @@ final class DNNLForward: @unchecked Sendable {
     let inputShape: [Int]
     private let lock = NSLock()
 
-    /// Bytes of all activation buffers (the peak a forward pass holds besides the weights).
-    var activationBytes: Int { slotBytes.reduce(0, +) }
-
     /// The ops this path runs; any other op makes the build fail with `Unsupported`.
     static let coveredOps: Set<String> = [
         "Conv", "Relu", "Clip", "Sigmoid", "HardSwish", "Add", "Mul", "GlobalAveragePool", "ReduceMean",
@@ -262,6 +259,17 @@ final class DNNLForward: @unchecked Sendable {
         func queried(_ pd: dnnl_primitive_desc_t?, _ what: dnnl_query_t) -> dnnl_memory_desc_t {
             dnnl_primitive_desc_query_md(pd, what, 0)!.pointee
         }
+        /// The step of an op descriptor with one source, `input` as it is, and one destination,
+        /// `output` in the layout the primitive picks.
+        func sourceToDestination<Descriptor>(_ desc: inout Descriptor, input: String, output: String, dims: [Int], what: String) throws(Unsupported) {
+            var pd: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), what)
+            defer { dnnl_primitive_desc_destroy(pd) }
+            let x = tensors[input]!
+            let y = try define(output, queried(pd, dnnl_query_dst_md), dims: dims)
+            read([input])
+            try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: x.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], what)
+        }
         var convertedFrom: [String: String] = [:]
         /// `name` in layout `md`: itself, or a reorder of it into a new tensor (read once).
         /// With `copy`, a copy is made even when the layout already matches.
@@ -464,16 +472,10 @@ final class DNNLForward: @unchecked Sendable {
 
             case "Relu", "Clip", "Sigmoid", "HardSwish":
                 guard let e = eltwise(node) else { throw Unsupported(description: "\(node.displayName): Clip bounds are not constant") }
-                let x = tensors[node.inputs[0]]!
-                var md = x.md
+                var md = tensors[node.inputs[0]]!.md
                 var desc = dnnl_eltwise_desc_t()
                 try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, e.alg, &md, e.alpha, e.beta), "\(node.displayName): eltwise")
-                var pd: dnnl_primitive_desc_t?
-                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "\(node.displayName): eltwise")
-                defer { dnnl_primitive_desc_destroy(pd) }
-                let y = try define(output, queried(pd, dnnl_query_dst_md), dims: outDims)
-                read([node.inputs[0]])
-                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: x.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], "eltwise")
+                try sourceToDestination(&desc, input: node.inputs[0], output: output, dims: outDims, what: "\(node.displayName): eltwise")
 
             case "Add", "Mul":
                 guard activations.count >= 1, node.inputs.count == 2 else {
@@ -539,12 +541,7 @@ final class DNNLForward: @unchecked Sendable {
                 try check(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, alg, &source, &dest, Self.dims(strides), Self.dims(kernel),
                                                          Self.dims([pads[0], pads[1]]), Self.dims([pads[2], pads[3]])),
                           "\(node.displayName): pooling")
-                var pd: dnnl_primitive_desc_t?
-                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "\(node.displayName): pooling")
-                defer { dnnl_primitive_desc_destroy(pd) }
-                let y = try define(output, queried(pd, dnnl_query_dst_md), dims: outDims)
-                read([node.inputs[0]])
-                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: x.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], "pooling")
+                try sourceToDestination(&desc, input: node.inputs[0], output: output, dims: outDims, what: "\(node.displayName): pooling")
 
             case "Flatten", "Reshape":
                 let x = tensors[node.inputs[0]]!

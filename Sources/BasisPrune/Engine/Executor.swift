@@ -42,10 +42,7 @@ public final class Executor: @unchecked Sendable {
             graph = model.graph
         }
         opset = model.defaultOpsetVersion ?? 21
-        var constants: [String: Value] = [:]
-        for tensor in graph.initializers {
-            if let name = tensor.name { constants[name] = Value(tensor) }
-        }
+        var constants = Self.constants(graph)
         let context = BuildContext(opset: opset, constants: constants)
         var operators: [(any Operator)?] = []
         for node in graph.nodes {
@@ -97,18 +94,8 @@ public final class Executor: @unchecked Sendable {
         if parameters.isEmpty { return oneDNNPlan(shape: shape) }
         guard backend == .automatic, inputNames.count == 1 else { return nil }
         lock.lock()
-        let graph = simplifiedGraph()
-        lock.unlock()
-        do throws(DNNLForward.Unsupported) {
-            guard let graph else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
-            return try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
-                                   inputName: inputNames[0], inputShape: shape)
-        } catch {
-            lock.lock()
-            oneDNNRefusal = error.description
-            lock.unlock()
-            return nil
-        }
+        defer { lock.unlock() }
+        return buildOneDNNPlan(shape: shape, parameters: parameters)
     }
 
     /// A graph's initializers by name.
@@ -124,14 +111,20 @@ public final class Executor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let known = dnnlPlans[shape] { return known }
+        let plan = buildOneDNNPlan(shape: shape, parameters: [:])
+        dnnlPlans[shape] = .some(plan)
+        return plan
+    }
+
+    /// Compiles the simplified graph with `parameters` over its initializers; on refusal
+    /// records why and returns nil. The caller holds `lock`.
+    private func buildOneDNNPlan(shape: [Int], parameters: [String: Value]) -> DNNLForward? {
         do throws(DNNLForward.Unsupported) {
             guard let graph = simplifiedGraph() else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
-            let plan = try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph), inputName: inputNames[0], inputShape: shape)
-            dnnlPlans[shape] = plan
-            return plan
+            return try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
+                                   inputName: inputNames[0], inputShape: shape)
         } catch {
             oneDNNRefusal = error.description
-            dnnlPlans[shape] = .some(nil)
             return nil
         }
     }
