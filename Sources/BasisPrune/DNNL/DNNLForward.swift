@@ -16,34 +16,52 @@ final class DNNLForward: @unchecked Sendable {
     }
 
     /// A value of the graph: its memory descriptor, its dims, and the buffer it lives in.
-    private struct Tensor {
+    struct Tensor {
         var md: dnnl_memory_desc_t
         var dims: [Int]
         var slot: Int
         var memory: dnnl_memory_t?
     }
 
-    private struct Step {
-        var primitive: dnnl_primitive_t
+    /// A oneDNN primitive with its arguments, or a loop of this file's own (`custom`).
+    struct Step {
+        var primitive: dnnl_primitive_t?
         var args: [dnnl_exec_arg_t]
+        var custom: (() -> Void)? = nil
     }
 
-    private var engine: dnnl_engine_t?
-    private var stream: dnnl_stream_t?
-    private var steps: [Step] = []
-    private var primitives: [dnnl_primitive_t] = []
-    private var memories: [dnnl_memory_t] = []
+    var engine: dnnl_engine_t?
+    var stream: dnnl_stream_t?
+    var steps: [Step] = []
+    var primitives: [dnnl_primitive_t] = []
+    var memories: [dnnl_memory_t] = []
     /// Constant memories (reordered weights) that own their buffers.
-    private var ownedBuffers: [UnsafeMutableRawPointer] = []
+    var ownedBuffers: [UnsafeMutableRawPointer] = []
     /// Activation buffers by slot.
     private var slotBytes: [Int] = []
     private var slotBuffers: [UnsafeMutableRawPointer] = []
-    private var inputMemory: dnnl_memory_t?
+    var inputMemory: dnnl_memory_t?
     /// Graph outputs: plain-layout memory, dims.
-    private var outputs: [(name: String, memory: dnnl_memory_t, dims: [Int])] = []
+    var outputs: [(name: String, memory: dnnl_memory_t, dims: [Int])] = []
     let inputName: String
     let inputShape: [Int]
-    private let lock = NSLock()
+    let lock = NSLock()
+    /// Every value of the graph computed on this path, by name (kept after the build).
+    var tensors: [String: Tensor] = [:]
+
+    /// Training mode (`DNNLBackward.swift`): the parameters are bound at run time, every
+    /// activation keeps its own buffer for the backward sweep, and each op records how its
+    /// gradient is computed.
+    let parameterNames: Set<String>
+    var training: Bool { !parameterNames.isEmpty }
+    /// Per parameter: the plain-layout buffer its values are copied into before a pass.
+    var parameterBuffers: [String: (buffer: UnsafeMutableRawPointer, count: Int)] = [:]
+    /// What each op of the forward pass needs for its backward step, in forward order.
+    var recipes: [Recipe] = []
+    /// Forward primitive descriptors kept as hints for the backward ones.
+    var hints: [dnnl_primitive_desc_t] = []
+    var backwardSteps: [Step] = []
+    var backwardEnds: BackwardEnds?
 
     /// The ops this path runs; any other op makes the build fail with `Unsupported`.
     static let coveredOps: Set<String> = [
@@ -51,10 +69,18 @@ final class DNNLForward: @unchecked Sendable {
         "MaxPool", "AveragePool", "Flatten", "Reshape", "Gemm", "Concat", "Identity", "Dropout",
     ]
 
-    init(graph: Graph, opset: Int64, constants: [String: Value], inputName: String, inputShape: [Int]) throws(Unsupported) {
+    /// Compiles `graph` for inputs of `inputShape`. With `parameters`, in training mode: those
+    /// initializers are read from the values `train` is given, and the backward sweep to them
+    /// from the first graph output is compiled too.
+    init(graph: Graph, opset: Int64, constants: [String: Value], inputName: String, inputShape: [Int],
+         parameters: Set<String> = []) throws(Unsupported) {
         self.inputName = inputName
         self.inputShape = inputShape
-        do { try build(graph, opset: opset, constants: constants) } catch {
+        parameterNames = parameters
+        do {
+            try build(graph, opset: opset, constants: constants)
+            if training { try buildBackward(graph, constants: constants) }
+        } catch {
             release()
             throw error
         }
@@ -63,6 +89,8 @@ final class DNNLForward: @unchecked Sendable {
     deinit { release() }
 
     private func release() {
+        for h in hints { dnnl_primitive_desc_destroy(h) }
+        hints = []
         for p in primitives { dnnl_primitive_destroy(p) }
         for m in memories { dnnl_memory_destroy(m) }
         for b in ownedBuffers { b.deallocate() }
@@ -83,12 +111,7 @@ final class DNNLForward: @unchecked Sendable {
         defer { lock.unlock() }
         input.withElements(as: Float.self) { x in
             dnnl_memory_set_data_handle(inputMemory, UnsafeMutableRawPointer(mutating: x.baseAddress))
-            for step in steps {
-                step.args.withUnsafeBufferPointer { args in
-                    _ = dnnl_primitive_execute(step.primitive, stream, Int32(args.count), args.baseAddress)
-                }
-            }
-            dnnl_stream_wait(stream)
+            execute(steps)
         }
         var result: [String: Value] = [:]
         for output in outputs {
@@ -105,22 +128,22 @@ final class DNNLForward: @unchecked Sendable {
 
     // MARK: - building
 
-    private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws(Unsupported) {
+    func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws(Unsupported) {
         guard status == dnnl_success else { throw Unsupported(description: "oneDNN: \(what()) failed (status \(status.rawValue))") }
     }
 
-    private static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         _ = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), Self.dims(dims), dnnl_f32, tag)
         return md
     }
 
     /// A `dnnl_dims_t` argument (C passes it as a pointer to its first element).
-    private static func dims(_ values: [Int]) -> [Int64] {
+    static func dims(_ values: [Int]) -> [Int64] {
         values.map(Int64.init) + [Int64](repeating: 0, count: 12 - values.count)
     }
 
-    private static func plainTag(_ rank: Int) -> dnnl_format_tag_t {
+    static func plainTag(_ rank: Int) -> dnnl_format_tag_t {
         switch rank {
         case 1: dnnl_a
         case 2: dnnl_ab
@@ -130,18 +153,29 @@ final class DNNLForward: @unchecked Sendable {
         }
     }
 
-    private static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+    /// A layout for a `[1, C, 1, 1]` operand broadcast against `like` (of `full` dims): the
+    /// same channel blocking as `like` when it is blocked by 8 or 16 (for such dims its
+    /// elements lie in plain order, padded at the end), which oneDNN's fast binary kernels
+    /// need; plain otherwise.
+    static func broadcastMd(_ dims: [Int], like: dnnl_memory_desc_t, dims full: [Int]) -> dnnl_memory_desc_t {
+        if dims.count == 4, dims[0] == 1, dims[2] == 1, dims[3] == 1, full.count == 4 {
+            for tag in [dnnl_aBcd8b, dnnl_aBcd16b] where equal(like, md(full, tag)) { return md(dims, tag) }
+        }
+        return md(dims, plainTag(dims.count))
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
         var a = a, b = b
         return dnnl_memory_desc_equal(&a, &b) != 0
     }
 
-    private static func bytes(_ md: dnnl_memory_desc_t) -> Int {
+    static func bytes(_ md: dnnl_memory_desc_t) -> Int {
         var md = md
         return dnnl_memory_desc_get_size(&md)
     }
 
     /// A memory over `bytes` of a new buffer filled by `fill` (for weights), owned by the plan.
-    private func constantMemory(_ md: dnnl_memory_desc_t, _ values: [Float]) throws(Unsupported) -> dnnl_memory_t {
+    func constantMemory(_ md: dnnl_memory_desc_t, _ values: [Float]) throws(Unsupported) -> dnnl_memory_t {
         var md = md
         let size = max(dnnl_memory_desc_get_size(&md), 4)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
@@ -155,7 +189,7 @@ final class DNNLForward: @unchecked Sendable {
     }
 
     /// `values` (plain layout `plain`) as a constant in layout `wanted`, reordered once now.
-    private func constant(_ values: [Float], plain: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+    func constant(_ values: [Float], plain: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
         let source = try constantMemory(plain, values)
         if Self.equal(plain, wanted) { return source }
         let target = try constantMemory(wanted, [])
@@ -210,7 +244,6 @@ final class DNNLForward: @unchecked Sendable {
         var producer: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() { for output in node.outputs { producer[output] = i } }
 
-        var tensors: [String: Tensor] = [:]
         var slotHolders: [Int] = []
         var freeSlots: [Int] = []
         func slot(bytes: Int) -> Int {
@@ -244,11 +277,21 @@ final class DNNLForward: @unchecked Sendable {
             return t
         }
         func read(_ name: String) {
+            // In training every activation is kept for the backward sweep.
+            if training { return }
             readers[name, default: 0] -= 1
             if readers[name]! <= 0, let t = tensors[name] {
                 slotHolders[t.slot] -= 1
                 if slotHolders[t.slot] == 0 { freeSlots.append(t.slot) }
             }
+        }
+        let propagation = training ? dnnl_forward_training : dnnl_forward_inference
+        /// A copy of `pd`, kept as the hint of a backward primitive.
+        func hint(_ pd: dnnl_primitive_desc_t?) throws(Unsupported) -> dnnl_primitive_desc_t {
+            var kept: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_clone(&kept, pd), "primitive descriptor copy")
+            hints.append(kept!)
+            return kept!
         }
         func add(_ pd: dnnl_primitive_desc_t?, _ args: [dnnl_exec_arg_t], _ what: String) throws(Unsupported) {
             var primitive: dnnl_primitive_t?
@@ -261,14 +304,18 @@ final class DNNLForward: @unchecked Sendable {
         }
         /// The step of an op descriptor with one source, `input` as it is, and one destination,
         /// `output` in the layout the primitive picks.
-        func sourceToDestination<Descriptor>(_ desc: inout Descriptor, input: String, output: String, dims: [Int], what: String) throws(Unsupported) {
+        @discardableResult
+        func sourceToDestination<Descriptor>(_ desc: inout Descriptor, input: String, output: String, dims: [Int], what: String)
+            throws(Unsupported) -> dnnl_primitive_desc_t? {
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), what)
             defer { dnnl_primitive_desc_destroy(pd) }
+            let kept = training ? try hint(pd) : nil
             let x = tensors[input]!
             let y = try define(output, queried(pd, dnnl_query_dst_md), dims: dims)
             read([input])
             try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: x.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], what)
+            return kept
         }
         var convertedFrom: [String: String] = [:]
         /// `name` in layout `md`: itself, or a reorder of it into a new tensor (read once).
@@ -305,9 +352,11 @@ final class DNNLForward: @unchecked Sendable {
             return s
         }
         /// A Relu or Clip that alone reads `output`, as an eltwise (algorithm, alpha, beta).
+        /// In training only activations whose gradient oneDNN computes from their output.
         func fusible(_ output: String) -> (node: Node, alg: dnnl_alg_kind_t, alpha: Float, beta: Float)? {
-            guard readers[output] == 1, let reader = graph.nodes.first(where: { $0.inputs.first == output }) else { return nil }
-            return eltwise(reader)
+            guard readers[output] == 1, let reader = graph.nodes.first(where: { $0.inputs.first == output }),
+                  let e = eltwise(reader) else { return nil }
+            return training && Self.usingOutput(e.alg) == nil ? nil : e
         }
         func eltwise(_ node: Node) -> (node: Node, alg: dnnl_alg_kind_t, alpha: Float, beta: Float)? {
             switch node.opType {
@@ -346,7 +395,7 @@ final class DNNLForward: @unchecked Sendable {
         for node in graph.nodes where node.opType == "Mul" && node.inputs.count == 2 {
             for (i, j) in [(0, 1), (1, 0)] {
                 let x = node.inputs[i], c = node.inputs[j]
-                guard constants[x] == nil, let scale = constants[c], scale.dataType == .float, readers[x] == 1,
+                guard constants[x] == nil, !parameterNames.contains(c), let scale = constants[c], scale.dataType == .float, readers[x] == 1,
                       let p = producer[x], graph.nodes[p].opType == "Conv", let w = constants[graph.nodes[p].inputs[1]], w.shape.count == 4,
                       scale.count == w.shape[0] || scale.count == 1,
                       scale.shape.count <= 3 || (scale.shape.count == 4 && scale.shape[0] == 1 && scale.shape[2] == 1 && scale.shape[3] == 1),
@@ -379,6 +428,7 @@ final class DNNLForward: @unchecked Sendable {
                 slotHolders[t.slot] += 1
                 tensors[output] = Tensor(md: t.md, dims: t.dims, slot: t.slot, memory: t.memory)
                 read([node.inputs[0]])
+                recipes.append(.identity(x: node.inputs[0], y: output))
 
             case "Conv":
                 let x = node.inputs[0]
@@ -425,10 +475,10 @@ final class DNNLForward: @unchecked Sendable {
                 var desc = dnnl_convolution_desc_t()
                 var denseDesc = dnnl_inner_product_desc_t()
                 if dense {
-                    try check(dnnl_inner_product_forward_desc_init(&denseDesc, dnnl_forward_inference, &anySource, &anyWeights, &bias, &flatDest),
+                    try check(dnnl_inner_product_forward_desc_init(&denseDesc, propagation, &anySource, &anyWeights, &bias, &flatDest),
                               "\(node.displayName): inner product descriptor")
                 } else {
-                    try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &anySource, &anyWeights,
+                    try check(dnnl_convolution_forward_desc_init(&desc, propagation, dnnl_convolution_direct, &anySource, &anyWeights,
                                                                  &bias, &anyDest, Self.dims(strides), Self.dims([pads[0], pads[1]]),
                                                                  Self.dims([pads[2], pads[3]])), "\(node.displayName): conv descriptor")
                 }
@@ -436,7 +486,8 @@ final class DNNLForward: @unchecked Sendable {
                 dnnl_primitive_attr_create(&attr)
                 defer { dnnl_primitive_attr_destroy(attr) }
                 var result = output
-                if let fused = fusible(output) {
+                let fused = fusible(output)
+                if let fused {
                     var ops: dnnl_post_ops_t?
                     dnnl_post_ops_create(&ops)
                     dnnl_post_ops_append_eltwise(ops, 1, fused.alg, fused.alpha, fused.beta)
@@ -469,24 +520,37 @@ final class DNNLForward: @unchecked Sendable {
                 read([source.name])
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: source.tensor.memory), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights),
                              dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: product.memory)], "conv")
+                if training {
+                    recipes.append(.conv(Recipe.Conv(hint: try hint(pd), x: x, y: result, weights: w, weightDims: weightDims, dense: dense,
+                                                     strides: strides, pads: pads, eltwise: fused.map { ($0.alg, $0.alpha, $0.beta) })))
+                }
 
             case "Relu", "Clip", "Sigmoid", "HardSwish":
                 guard let e = eltwise(node) else { throw Unsupported(description: "\(node.displayName): Clip bounds are not constant") }
                 var md = tensors[node.inputs[0]]!.md
                 var desc = dnnl_eltwise_desc_t()
-                try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, e.alg, &md, e.alpha, e.beta), "\(node.displayName): eltwise")
-                try sourceToDestination(&desc, input: node.inputs[0], output: output, dims: outDims, what: "\(node.displayName): eltwise")
+                try check(dnnl_eltwise_forward_desc_init(&desc, propagation, e.alg, &md, e.alpha, e.beta), "\(node.displayName): eltwise")
+                if let kept = try sourceToDestination(&desc, input: node.inputs[0], output: output, dims: outDims, what: "\(node.displayName): eltwise") {
+                    recipes.append(.eltwise(hint: kept, x: node.inputs[0], y: output, alg: e.alg, alpha: e.alpha, beta: e.beta))
+                }
 
             case "Add", "Mul":
                 guard activations.count >= 1, node.inputs.count == 2 else {
                     throw Unsupported(description: "\(node.displayName): \(node.opType) of two constants")
                 }
                 // A constant operand becomes a plain-layout constant of the output's rank.
+                // A parameter is one too, its buffer filled before each pass.
+                let full = node.inputs.compactMap { tensors[$0] }.first { $0.dims == outDims }
                 for name in node.inputs where constants[name] != nil && tensors[name] == nil {
                     let c = try floats(name, node)
                     let dims = [Int](repeating: 1, count: outDims.count - c.shape.count) + c.shape
-                    let md = Self.md(dims, Self.plainTag(dims.count))
+                    let md = full.map { Self.broadcastMd(dims, like: $0.md, dims: outDims) } ?? Self.md(dims, Self.plainTag(dims.count))
                     let memory = try constantMemory(md, c.floats)
+                    if parameterNames.contains(name) {
+                        var handle: UnsafeMutableRawPointer?
+                        dnnl_memory_get_data_handle(memory, &handle)
+                        parameterBuffers[name] = (handle!, c.count)
+                    }
                     tensors[name] = Tensor(md: md, dims: dims, slot: slotBytes.count, memory: memory)
                     slotBytes.append(0)
                     slotHolders.append(1 << 30)
@@ -511,6 +575,7 @@ final class DNNLForward: @unchecked Sendable {
                 read([a, second.name])
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: tensors[a]!.memory), dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: second.tensor.memory),
                              dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], "binary")
+                if training { recipes.append(.binary(add: node.opType == "Add", a: a, b: b, bInLayout: second.name, y: output)) }
 
             case "GlobalAveragePool", "ReduceMean", "MaxPool", "AveragePool":
                 let x = tensors[node.inputs[0]]!
@@ -524,9 +589,9 @@ final class DNNLForward: @unchecked Sendable {
                         throw Unsupported(description: "\(node.displayName): ReduceMean other than over H and W with keepdims")
                     }
                 case "MaxPool", "AveragePool":
-                    guard node.int("ceil_mode", default: 0) == 0, (node.ints("dilations") ?? [1, 1]) == [1, 1],
+                    guard node.int("ceil_mode", default: 0) == 0, (node.ints("dilations") ?? [1, 1]) == [1, 1], !(training && node.opType == "MaxPool"),
                           node.string("auto_pad").map({ $0 == "NOTSET" }) ?? true, node.outputs.count == 1 else {
-                        throw Unsupported(description: "\(node.displayName): \(node.opType) with ceil_mode, dilations, auto_pad or indices")
+                        throw Unsupported(description: "\(node.displayName): \(node.opType) with ceil_mode, dilations, auto_pad or indices, or MaxPool in training")
                     }
                     kernel = node.ints("kernel_shape") ?? kernel
                     strides = node.ints("strides") ?? [1, 1]
@@ -538,10 +603,12 @@ final class DNNLForward: @unchecked Sendable {
                 var source = x.md
                 var dest = Self.md(outDims, dnnl_format_tag_any)
                 var desc = dnnl_pooling_desc_t()
-                try check(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, alg, &source, &dest, Self.dims(strides), Self.dims(kernel),
+                try check(dnnl_pooling_forward_desc_init(&desc, propagation, alg, &source, &dest, Self.dims(strides), Self.dims(kernel),
                                                          Self.dims([pads[0], pads[1]]), Self.dims([pads[2], pads[3]])),
                           "\(node.displayName): pooling")
-                try sourceToDestination(&desc, input: node.inputs[0], output: output, dims: outDims, what: "\(node.displayName): pooling")
+                if let kept = try sourceToDestination(&desc, input: node.inputs[0], output: output, dims: outDims, what: "\(node.displayName): pooling") {
+                    recipes.append(.pool(hint: kept, x: node.inputs[0], y: output, alg: alg, kernel: kernel, strides: strides, pads: pads))
+                }
 
             case "Flatten", "Reshape":
                 let x = tensors[node.inputs[0]]!
@@ -552,6 +619,7 @@ final class DNNLForward: @unchecked Sendable {
                 let plain = try inLayout(node.inputs[0], Self.md(x.dims, Self.plainTag(x.dims.count)), copy: x.memory == inputMemory)
                 _ = try define(output, Self.md(outDims, dnnl_ab), dims: outDims, slot: plain.tensor.slot)
                 read([plain.name])
+                recipes.append(.view(x: node.inputs[0], y: output))
 
             case "Gemm":
                 let x = tensors[node.inputs[0]]!
@@ -573,7 +641,7 @@ final class DNNLForward: @unchecked Sendable {
                 var bias = Self.md([n], dnnl_a)
                 var dest = Self.md(outDims, dnnl_ab)
                 var desc = dnnl_inner_product_desc_t()
-                try check(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &source, &anyWeights, &bias, &dest),
+                try check(dnnl_inner_product_forward_desc_init(&desc, propagation, &source, &anyWeights, &bias, &dest),
                           "\(node.displayName): inner product")
                 var pd: dnnl_primitive_desc_t?
                 try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "\(node.displayName): inner product")
@@ -585,11 +653,12 @@ final class DNNLForward: @unchecked Sendable {
                 read([src.name])
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.tensor.memory), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weightMemory),
                              dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], "inner product")
+                if training { recipes.append(.gemm(hint: try hint(pd), x: node.inputs[0], y: output, weights: weights, n: n, k: k)) }
 
             case "Concat":
                 let axis = node.int("axis", default: 1)!
-                guard axis == 1 || axis == 1 - outDims.count, activations.count == node.inputs.count else {
-                    throw Unsupported(description: "\(node.displayName): Concat other than of activations along channels")
+                guard axis == 1 || axis == 1 - outDims.count, activations.count == node.inputs.count, !training else {
+                    throw Unsupported(description: "\(node.displayName): Concat other than of activations along channels, or in training")
                 }
                 let parts = node.inputs.map { tensors[$0]! }
                 var descs = parts.map(\.md)

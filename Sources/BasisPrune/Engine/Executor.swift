@@ -21,6 +21,10 @@ public final class Executor: @unchecked Sendable {
     private var dnnlPlans: [[Int]: DNNLForward?] = [:]
     /// Why the oneDNN path does not cover this graph, once a plan was tried (nil if covered).
     public private(set) var oneDNNRefusal: String?
+    /// oneDNN training plans per input shape and parameter names; nil where not covered.
+    private var dnnlTrainingPlans: [PlanKey: DNNLForward?] = [:]
+    /// Why the oneDNN path does not cover training this graph, once tried (nil if covered).
+    public private(set) var oneDNNTrainingRefusal: String?
 
     public enum Backend: String, Sendable, CaseIterable {
         /// oneDNN where it covers the graph (`DNNLForward`), the reference kernels elsewhere.
@@ -113,6 +117,26 @@ public final class Executor: @unchecked Sendable {
         if let known = dnnlPlans[shape] { return known }
         let plan = buildOneDNNPlan(shape: shape, parameters: [:])
         dnnlPlans[shape] = .some(plan)
+        return plan
+    }
+
+    /// The oneDNN training plan (forward and backward sweep) for inputs of `shape` and these
+    /// parameters, built on first use; nil when not covered or the backend is `reference`.
+    func oneDNNTrainingPlan(shape: [Int], parameters: [String: Value]) -> DNNLForward? {
+        guard backend == .automatic, inputNames.count == 1, !parameters.isEmpty else { return nil }
+        let key = PlanKey(shapes: shape, parameters: parameters.keys.sorted())
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = dnnlTrainingPlans[key] { return known }
+        var plan: DNNLForward?
+        do throws(DNNLForward.Unsupported) {
+            guard let graph = simplifiedGraph() else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
+            plan = try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
+                                   inputName: inputNames[0], inputShape: shape, parameters: Set(parameters.keys))
+        } catch {
+            oneDNNTrainingRefusal = error.description
+        }
+        dnnlTrainingPlans[key] = .some(plan)
         return plan
     }
 

@@ -47,6 +47,9 @@ extension Executor {
         input: Value, parameters: [String: Value], seeds: (Value) throws(EngineError) -> LossSeeds
     ) throws(EngineError) -> (seeds: LossSeeds, gradients: [[String: Value]]) {
         guard let inputName = inputNames.first else { throw .graph("the model has no input") }
+        if input.dataType == .float, let plan = oneDNNTrainingPlan(shape: input.shape, parameters: parameters) {
+            return try plan.train(input, parameters: parameters, seeds: seeds)
+        }
         let inputs = [inputName: input]
         let training = try trainingPlan(for: inputs, parameters: Set(parameters.keys))
         var slots = try training.plan.initialSlots(inputs, parameters: parameters)

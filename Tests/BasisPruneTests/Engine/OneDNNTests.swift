@@ -83,4 +83,80 @@ import Testing
         print("accuracy with factors \(fast.accuracy), without \(plain.accuracy)")
         #expect(fast.accuracy > 0.5)
     }
+
+    // MARK: - training (DNNLBackward.swift)
+
+    /// Factors near 1 with each layer's last basis removed.
+    static func factors(_ model: Model, _ layers: [SplitLayer], seed: UInt64) -> [String: Value] {
+        var r = SplitMix64(seed: seed)
+        let initializers = model.graph.initializersByName
+        var parameters: [String: Value] = [:]
+        for layer in layers {
+            parameters[layer.factors] = Value(shape: initializers[layer.factors]!.dims, floats: (0..<layer.rank).map { i in
+                i == layer.rank - 1 ? 0 : 0.9 + 0.2 * r.nextFloat()
+            })
+        }
+        return parameters
+    }
+
+    /// One training batch with both backends: the same loss and hits, and every parameter's
+    /// gradient (each sweep's) equal to `tolerance` relative to the largest reference entry.
+    static func expectSameTraining(_ model: Model, parameters: [String: Value], input shape: [Int], target: TrainingTarget,
+                                   tolerance: Float = 1e-4) throws {
+        let fast = try Executor(model: model), reference = try Executor(model: model, backend: .reference)
+        let input = random(shape, seed: 5)
+        let a = try fast.lossAndGradients(input: input, target: target, parameters: parameters)
+        #expect(fast.oneDNNTrainingRefusal == nil, "\(fast.oneDNNTrainingRefusal ?? "")")
+        let b = try reference.lossAndGradients(input: input, target: target, parameters: parameters)
+        #expect(abs(a.loss - b.loss) <= 1e-5 * max(abs(b.loss), 1), "loss \(a.loss) against \(b.loss)")
+        #expect(a.correct == b.correct)
+        for (mine, theirs) in [(a.gradients, b.gradients), (a.importanceGradients, b.importanceGradients)] {
+            #expect(Set(mine.keys) == Set(parameters.keys))
+            let scale = theirs.values.flatMap { $0.floats.map(abs) }.max() ?? 0
+            #expect(scale > 0)
+            var worst: (Float, String) = (0, "")
+            for (name, g) in theirs {
+                let f = try #require(mine[name])
+                #expect(f.shape == g.shape, "\(name)")
+                let d = zip(f.floats, g.floats).map { abs($0 - $1) }.max() ?? 0
+                if d > worst.0 { worst = (d, name) }
+            }
+            print("largest gradient difference \(worst.0 / scale) of the largest entry (\(worst.1))")
+            #expect(worst.0 <= tolerance * scale, "\(worst.1): \(worst.0) against largest \(scale)")
+        }
+    }
+
+    /// Factor gradients of the split model on oneDNN equal the reference kernels', with
+    /// labels and with distillation (two sweeps: exact and sampled).
+    @Test(arguments: [1, 6])
+    func factorGradientsMatchTheReference(batch: Int) throws {
+        let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: Fixtures.fmnistModel)).model)
+        let parameters = Self.factors(model, layers, seed: 11)
+        let labels = (0..<batch).map { Int32($0 * 3 % 10) }
+        try Self.expectSameTraining(model, parameters: parameters, input: [batch, 3, 32, 32], target: TrainingTarget(labels: labels))
+        var r = SplitMix64(seed: 2)
+        let teacher = Value(shape: [batch, 10], floats: (0..<(batch * 10)).map { _ in r.nextFloat() * 6 - 3 })
+        let draws = (0..<batch).map { _ in Double(r.nextFloat()) }
+        try Self.expectSameTraining(model, parameters: parameters, input: [batch, 3, 32, 32],
+                                    target: TrainingTarget(labels: labels, teacher: teacher, temperature: 4, draws: draws))
+    }
+
+    /// Filter pruning's mask gradients (some groups masked) on oneDNN equal the reference's.
+    @Test func maskGradientsMatchTheReference() throws {
+        var model = try Simplify.run(try ONNXImporter.load(path: Fixtures.fmnistModel)).model
+        model.graph = try FoldBatchNorm.run(model.graph)
+        let analysis = try ChannelDependency(graph: model.graph, opset: model.defaultOpsetVersion!)
+        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis)
+        model.graph = masked
+        let removed = Set(stride(from: 0, to: analysis.groups.count, by: 7))
+        let parameters = ChannelPruning.maskValues(masks, analysis, removed: removed)
+        try Self.expectSameTraining(model, parameters: parameters, input: [4, 3, 32, 32], target: TrainingTarget(labels: [1, 5, 7, 9]))
+    }
+
+    /// The ImageNet model's factor gradients at 224x224.
+    @Test func imagenetFactorGradientsMatchTheReference() throws {
+        let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: Fixtures.imagenetModel)).model)
+        try Self.expectSameTraining(model, parameters: Self.factors(model, layers, seed: 4), input: [2, 3, 224, 224],
+                                    target: TrainingTarget(labels: [3, 999]))
+    }
 }

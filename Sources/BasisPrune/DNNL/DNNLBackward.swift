@@ -1,0 +1,446 @@
+internal import CDNNL
+import Foundation
+
+/// The backward sweep of a training-mode `DNNLForward`: gradients of the loss w.r.t. the
+/// parameters (the split's scaling factors, filter pruning's masks), from a seed w.r.t. the
+/// first graph output. Every weight is frozen, so only data gradients flow: a conv's through
+/// oneDNN's backward-data primitive, an activation's through its eltwise backward (from its
+/// output where the forward fused it into the conv), pooling's through pooling backward, a
+/// residual Add's to both operands; a parameter's gradient is the product of the output's
+/// gradient with the other operand, summed by a reduction over the axes the parameter
+/// broadcasts along. Ops on no path from a parameter to the loss get no backward step.
+extension DNNLForward {
+    /// What one op of the forward pass needs for its backward step.
+    enum Recipe {
+        struct Conv {
+            var hint: dnnl_primitive_desc_t
+            var x: String
+            /// The conv's output, after the activation fused into it.
+            var y: String
+            var weights: Value
+            var weightDims: [Int]
+            /// Run as an inner product (a kernel covering its whole input).
+            var dense: Bool
+            var strides: [Int]
+            var pads: [Int]
+            var eltwise: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?
+        }
+
+        case conv(Conv)
+        case eltwise(hint: dnnl_primitive_desc_t, x: String, y: String, alg: dnnl_alg_kind_t, alpha: Float, beta: Float)
+        /// `y = a + b` or `a * b`; `b` may broadcast, `bInLayout` is `b` in `a`'s layout.
+        case binary(add: Bool, a: String, b: String, bInLayout: String, y: String)
+        case pool(hint: dnnl_primitive_desc_t, x: String, y: String, alg: dnnl_alg_kind_t, kernel: [Int], strides: [Int], pads: [Int])
+        /// Flatten/Reshape to `[N, rest]` (a plain view).
+        case view(x: String, y: String)
+        /// Gemm `y = x W' + b`, `weights` as `[n, k]`.
+        case gemm(hint: dnnl_primitive_desc_t, x: String, y: String, weights: [Float], n: Int, k: Int)
+        case identity(x: String, y: String)
+
+        var inputs: [String] {
+            switch self {
+            case .conv(let c): [c.x]
+            case .eltwise(_, let x, _, _, _, _), .pool(_, let x, _, _, _, _, _), .view(let x, _), .gemm(_, let x, _, _, _, _), .identity(let x, _): [x]
+            case .binary(_, let a, let b, _, _): [a, b]
+            }
+        }
+
+        var output: String {
+            switch self {
+            case .conv(let c): c.y
+            case .eltwise(_, _, let y, _, _, _), .pool(_, _, let y, _, _, _, _), .view(_, let y), .gemm(_, _, let y, _, _, _), .identity(_, let y),
+                 .binary(_, _, _, _, let y): y
+            }
+        }
+    }
+
+    /// The variant of an activation whose backward reads its output; nil when there is none
+    /// (such an activation is not fused into a conv in training).
+    static func usingOutput(_ alg: dnnl_alg_kind_t) -> dnnl_alg_kind_t? {
+        switch alg {
+        case dnnl_eltwise_relu: dnnl_eltwise_relu_use_dst_for_bwd
+        case dnnl_eltwise_clip_v2: dnnl_eltwise_clip_v2_use_dst_for_bwd
+        case dnnl_eltwise_logistic: dnnl_eltwise_logistic_use_dst_for_bwd
+        default: nil
+        }
+    }
+
+    /// Where the seed (d loss / d first output, plain) and each parameter's gradients land.
+    struct BackwardEnds {
+        var seed: dnnl_memory_t
+        var seedCount: Int
+        /// Per parameter use: plain memory of the parameter's elements.
+        var parameterGradients: [(name: String, memory: dnnl_memory_t, count: Int)]
+    }
+
+    /// A zeroed buffer owned by the plan and a memory of `md` over it.
+    func ownedMemory(_ md: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+        try constantMemory(md, [])
+    }
+
+    /// A second memory of `md` over the buffer of `memory` (a view).
+    func view(_ memory: dnnl_memory_t, as md: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+        var handle: UnsafeMutableRawPointer?
+        dnnl_memory_get_data_handle(memory, &handle)
+        var md = md
+        var result: dnnl_memory_t?
+        try check(dnnl_memory_create(&result, &md, engine, handle), "view memory")
+        memories.append(result!)
+        return result!
+    }
+
+    func buildBackward(_ graph: Graph, constants: [String: Value]) throws(Unsupported) {
+        guard let logits = graph.outputs.first?.name, let logitsTensor = tensors[logits] else {
+            throw Unsupported(description: "the first output is not computed on the oneDNN path")
+        }
+        for name in parameterNames.sorted() where parameterBuffers[name] == nil {
+            throw Unsupported(description: "parameter '\(name)' is not an operand of an Add or Mul on the oneDNN path")
+        }
+        // Which values depend on a parameter, and which ops lie on a path to the loss.
+        var dependent = parameterNames
+        for r in recipes where r.inputs.contains(where: dependent.contains) { dependent.insert(r.output) }
+        var reaches: Set<String> = [logits]
+        var active = [Bool](repeating: false, count: recipes.count)
+        for (i, r) in recipes.enumerated().reversed() where reaches.contains(r.output) && r.inputs.contains(where: dependent.contains) {
+            active[i] = true
+            for x in r.inputs where dependent.contains(x) { reaches.insert(x) }
+        }
+
+        var gradients: [String: dnnl_memory_t] = [:]
+        func add(_ pd: dnnl_primitive_desc_t?, _ args: [dnnl_exec_arg_t], _ what: String) throws(Unsupported) {
+            var primitive: dnnl_primitive_t?
+            try check(dnnl_primitive_create(&primitive, pd), what)
+            primitives.append(primitive!)
+            backwardSteps.append(Step(primitive: primitive!, args: args))
+        }
+        func queried(_ pd: dnnl_primitive_desc_t?, _ what: dnnl_query_t) -> dnnl_memory_desc_t {
+            dnnl_primitive_desc_query_md(pd, what, 0)!.pointee
+        }
+        func md(of memory: dnnl_memory_t) -> dnnl_memory_desc_t {
+            var pointer: UnsafePointer<dnnl_memory_desc_t>?
+            dnnl_memory_get_memory_desc(memory, &pointer)
+            return pointer!.pointee
+        }
+        /// `memory` in layout `wanted`: itself, or a reorder of it into a new buffer.
+        func inLayout(_ memory: dnnl_memory_t, _ wanted: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+            var from = md(of: memory), to = wanted
+            if Self.equal(from, to) { return memory }
+            let target = try ownedMemory(to)
+            var pd: dnnl_primitive_desc_t?
+            try check(dnnl_reorder_primitive_desc_create(&pd, &from, engine, &to, engine, nil), "gradient reorder")
+            defer { dnnl_primitive_desc_destroy(pd) }
+            try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: memory), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: target)], "gradient reorder")
+            return target
+        }
+        /// Adds `gradient` to the gradient of `x` (in `x`'s layout). The first contribution is
+        /// used as it is when `alias` allows (no other gradient shares its buffer), else copied.
+        func contribute(_ x: String, _ gradient: dnnl_memory_t, alias: Bool) throws(Unsupported) {
+            guard dependent.contains(x), let t = tensors[x] else { return }
+            let wanted = t.md
+            if let existing = gradients[x] {
+                let g = try inLayout(gradient, wanted)
+                var a = wanted, b = wanted, c = wanted
+                var desc = dnnl_binary_desc_t()
+                try check(dnnl_binary_desc_init(&desc, dnnl_binary_add, &a, &b, &c), "gradient sum of \(x)")
+                var pd: dnnl_primitive_desc_t?
+                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "gradient sum of \(x)")
+                defer { dnnl_primitive_desc_destroy(pd) }
+                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: existing), dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: g),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: existing)], "gradient sum")
+            } else if alias && Self.equal(md(of: gradient), wanted) {
+                gradients[x] = gradient
+            } else {
+                let copy = try ownedMemory(wanted)
+                var from = md(of: gradient), to = wanted
+                var pd: dnnl_primitive_desc_t?
+                try check(dnnl_reorder_primitive_desc_create(&pd, &from, engine, &to, engine, nil), "gradient copy")
+                defer { dnnl_primitive_desc_destroy(pd) }
+                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: gradient), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: copy)], "gradient copy")
+                gradients[x] = copy
+            }
+        }
+        /// `a * b` elementwise into a new buffer in `a`'s layout (`b` may broadcast).
+        func product(_ a: dnnl_memory_t, _ b: dnnl_memory_t) throws(Unsupported) -> dnnl_memory_t {
+            var first = md(of: a), second = md(of: b), dest = md(of: a)
+            var desc = dnnl_binary_desc_t()
+            try check(dnnl_binary_desc_init(&desc, dnnl_binary_mul, &first, &second, &dest), "gradient product")
+            var pd: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "gradient product")
+            defer { dnnl_primitive_desc_destroy(pd) }
+            let result = try ownedMemory(dest)
+            try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: a), dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: b),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: result)], "gradient product")
+            return result
+        }
+        /// `full` (of `fullDims`) summed over the axes where `dims` is 1, into a new buffer of
+        /// `dims` whose elements lie in plain order (`broadcastMd`).
+        func reduced(_ full: dnnl_memory_t, _ fullDims: [Int], to dims: [Int]) throws(Unsupported) -> dnnl_memory_t {
+            var source = md(of: full), dest = Self.broadcastMd(dims, like: source, dims: fullDims)
+            var desc = dnnl_reduction_desc_t()
+            try check(dnnl_reduction_desc_init(&desc, dnnl_reduction_sum, &source, &dest, 0, 0), "gradient reduction")
+            var pd: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "gradient reduction")
+            defer { dnnl_primitive_desc_destroy(pd) }
+            let result = try ownedMemory(dest)
+            try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: full), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: result)], "gradient reduction")
+            return result
+        }
+
+        // The seed, plain [N, classes], is the first output's gradient.
+        let seedMd = Self.md(logitsTensor.dims, Self.plainTag(logitsTensor.dims.count))
+        let seed = try ownedMemory(seedMd)
+        gradients[logits] = try inLayout(seed, logitsTensor.md)
+        var parameterGradients: [(name: String, memory: dnnl_memory_t, count: Int)] = []
+
+        for (i, recipe) in recipes.enumerated().reversed() where active[i] {
+            guard let dy = gradients[recipe.output] else { continue }
+            switch recipe {
+            case .identity(let x, _):
+                try contribute(x, dy, alias: true)
+
+            case .view(let x, _):
+                let t = tensors[x]!
+                try contribute(x, try view(dy, as: Self.md(t.dims, Self.plainTag(t.dims.count))), alias: true)
+
+            case .eltwise(let hint, let x, let y, let alg, let alpha, let beta):
+                var data = tensors[x]!.md, diff = tensors[y]!.md
+                var desc = dnnl_eltwise_desc_t()
+                try check(dnnl_eltwise_backward_desc_init(&desc, alg, &diff, &data, alpha, beta), "eltwise backward of \(y)")
+                var pd: dnnl_primitive_desc_t?
+                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "eltwise backward of \(y)")
+                defer { dnnl_primitive_desc_destroy(pd) }
+                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: tensors[x]!.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, diff)),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "eltwise backward")
+                try contribute(x, dx, alias: true)
+
+            case .binary(let isAdd, let a, let b, let bInLayout, let y):
+                let yDims = tensors[y]!.dims
+                if isAdd {
+                    try contribute(a, dy, alias: true)
+                    if dependent.contains(b) {
+                        guard tensors[b]!.dims == yDims else { throw Unsupported(description: "the gradient of a broadcast Add operand '\(b)' is not covered") }
+                        try contribute(b, dy, alias: false)
+                    }
+                } else {
+                    if dependent.contains(a) { try contribute(a, try product(dy, tensors[bInLayout]!.memory!), alias: true) }
+                    if dependent.contains(b) {
+                        let bDims = tensors[b]!.dims
+                        if let p = parameterBuffers[b], let layout = ChannelLayout(dims: yDims, md: md(of: dy)), Self.equal(md(of: dy), tensors[a]!.md),
+                           p.count == yDims[1] {
+                            // The per-channel sum of dy * a, in one pass over both.
+                            let result = try ownedMemory(Self.md([p.count], dnnl_a))
+                            let (dyMemory, aMemory) = (dy, tensors[a]!.memory!)
+                            backwardSteps.append(Step(primitive: nil, args: []) {
+                                layout.channelDot(Self.handle(dyMemory), Self.handle(aMemory), into: Self.handle(result))
+                            })
+                            parameterGradients.append((b, result, p.count))
+                        } else if let p = parameterBuffers[b] {
+                            let full = try product(dy, tensors[a]!.memory!)
+                            parameterGradients.append((b, try reduced(full, yDims, to: bDims), p.count))
+                        } else if bDims == yDims {
+                            try contribute(b, try product(dy, tensors[a]!.memory!), alias: true)
+                        } else {
+                            try contribute(b, try reduced(try product(dy, tensors[a]!.memory!), yDims, to: bDims), alias: true)
+                        }
+                    }
+                }
+
+            case .pool(let hint, let x, let y, let alg, let kernel, let strides, let pads):
+                var diffSource = Self.md(tensors[x]!.dims, dnnl_format_tag_any), diffDest = tensors[y]!.md
+                var desc = dnnl_pooling_desc_t()
+                try check(dnnl_pooling_backward_desc_init(&desc, alg, &diffSource, &diffDest, Self.dims(strides), Self.dims(kernel),
+                                                          Self.dims([pads[0], pads[1]]), Self.dims([pads[2], pads[3]])), "pooling backward of \(y)")
+                var pd: dnnl_primitive_desc_t?
+                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "pooling backward of \(y)")
+                defer { dnnl_primitive_desc_destroy(pd) }
+                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, queried(pd, dnnl_query_diff_dst_md))),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "pooling backward")
+                try contribute(x, dx, alias: true)
+
+            case .gemm(let hint, let x, _, let weights, let n, let k):
+                var diffSource = Self.md(tensors[x]!.dims, dnnl_format_tag_any), anyWeights = Self.md([n, k], dnnl_format_tag_any)
+                var diffDest = Self.md([tensors[x]!.dims[0], n], dnnl_ab)
+                var desc = dnnl_inner_product_desc_t()
+                try check(dnnl_inner_product_backward_data_desc_init(&desc, &diffSource, &anyWeights, &diffDest), "inner product backward")
+                var pd: dnnl_primitive_desc_t?
+                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "inner product backward")
+                defer { dnnl_primitive_desc_destroy(pd) }
+                let w = try constant(weights, plain: Self.md([n, k], dnnl_ab), wanted: queried(pd, dnnl_query_weights_md))
+                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, queried(pd, dnnl_query_diff_dst_md))),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: w), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "inner product backward")
+                try contribute(x, dx, alias: true)
+
+            case .conv(let c):
+                var dz = dy
+                let y = tensors[c.y]!
+                if let e = c.eltwise, let alg = Self.usingOutput(e.alg) {
+                    // The fused activation's gradient, from the conv's (activated) output.
+                    var data = y.md
+                    var forward = dnnl_eltwise_desc_t()
+                    try check(dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, alg, &data, e.alpha, e.beta), "eltwise hint")
+                    var forwardPd: dnnl_primitive_desc_t?
+                    try check(dnnl_primitive_desc_create(&forwardPd, &forward, nil, engine, nil), "eltwise hint")
+                    defer { dnnl_primitive_desc_destroy(forwardPd) }
+                    var desc = dnnl_eltwise_desc_t()
+                    var diff = y.md
+                    try check(dnnl_eltwise_backward_desc_init(&desc, alg, &diff, &data, e.alpha, e.beta), "eltwise backward of \(c.y)")
+                    var pd: dnnl_primitive_desc_t?
+                    try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, forwardPd), "eltwise backward of \(c.y)")
+                    defer { dnnl_primitive_desc_destroy(pd) }
+                    dz = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                    try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, diff)),
+                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dz)], "eltwise backward")
+                }
+                let inDims = tensors[c.x]!.dims
+                var diffSource = Self.md(inDims, dnnl_format_tag_any), anyWeights = Self.md(c.weightDims, dnnl_format_tag_any)
+                var pd: dnnl_primitive_desc_t?
+                if c.dense {
+                    var diffDest = Self.md([inDims[0], c.weights.shape[0]], dnnl_ab)
+                    var desc = dnnl_inner_product_desc_t()
+                    try check(dnnl_inner_product_backward_data_desc_init(&desc, &diffSource, &anyWeights, &diffDest), "conv backward of \(c.y)")
+                    try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, c.hint), "conv backward of \(c.y)")
+                    dz = try view(dz, as: diffDest)
+                } else {
+                    var diffDest = Self.md(y.dims, dnnl_format_tag_any)
+                    var desc = dnnl_convolution_desc_t()
+                    try check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSource, &anyWeights, &diffDest, Self.dims(c.strides),
+                                                                      Self.dims([c.pads[0], c.pads[1]]), Self.dims([c.pads[2], c.pads[3]])),
+                              "conv backward of \(c.y)")
+                    try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, c.hint), "conv backward of \(c.y)")
+                }
+                defer { dnnl_primitive_desc_destroy(pd) }
+                let plainWeights = Self.md(c.weightDims, Self.plainTag(c.weightDims.count))
+                let w = try constant(c.weights.floats, plain: plainWeights, wanted: queried(pd, dnnl_query_weights_md))
+                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dz, queried(pd, dnnl_query_diff_dst_md))),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: w), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "conv backward")
+                try contribute(c.x, dx, alias: true)
+            }
+        }
+        backwardEnds = BackwardEnds(seed: seed, seedCount: logitsTensor.dims.reduce(1, *), parameterGradients: parameterGradients)
+        for h in hints { dnnl_primitive_desc_destroy(h) }
+        hints = []
+    }
+
+    /// One training pass: the forward pass with `parameters`, `seeds` made from the first
+    /// output (plain `[N, classes]`), then one backward sweep per seed, each giving every
+    /// parameter's gradient (zeros where it does not reach the loss).
+    func train(_ input: Value, parameters: [String: Value], seeds: (Value) throws(EngineError) -> LossSeeds)
+        throws(EngineError) -> (seeds: LossSeeds, gradients: [[String: Value]]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (name, target) in parameterBuffers {
+            guard let value = parameters[name], value.count == target.count, value.dataType == .float else {
+                throw .graph("parameter '\(name)' is missing or has the wrong size")
+            }
+            value.withElements(as: Float.self) { target.buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count * 4) }
+        }
+        let logits = outputs[0]
+        input.withElements(as: Float.self) { x in
+            dnnl_memory_set_data_handle(inputMemory, UnsafeMutableRawPointer(mutating: x.baseAddress))
+            execute(steps)
+        }
+        let z = Value(uninitialized: .float, shape: logits.dims)
+        z.withMutableElements(as: Float.self) { copy(from: logits.memory, into: $0) }
+        let made = try seeds(z)
+        let ends = backwardEnds!
+        var sweeps: [[String: Value]] = []
+        for seed in made.seeds {
+            guard seed.count == ends.seedCount else { throw .graph("a seed of \(seed.count) values for \(ends.seedCount) logits") }
+            var handle: UnsafeMutableRawPointer?
+            dnnl_memory_get_data_handle(ends.seed, &handle)
+            seed.withElements(as: Float.self) { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count * 4) }
+            input.withElements(as: Float.self) { x in
+                dnnl_memory_set_data_handle(inputMemory, UnsafeMutableRawPointer(mutating: x.baseAddress))
+                execute(backwardSteps)
+            }
+            var result: [String: Value] = [:]
+            for name in parameterNames { result[name] = Value(shape: parameters[name]!.shape, floats: [Float](repeating: 0, count: parameters[name]!.count)) }
+            for g in ends.parameterGradients {
+                let sum = result[g.name]!
+                var part = [Float](repeating: 0, count: g.count)
+                part.withUnsafeMutableBufferPointer { copy(from: g.memory, into: $0) }
+                sum.withMutableElements(as: Float.self) { s in for i in 0..<g.count { s[i] += part[i] } }
+            }
+            sweeps.append(result)
+        }
+        return (made, sweeps)
+    }
+
+    func execute(_ list: [Step]) {
+        for step in list {
+            if let custom = step.custom {
+                custom()
+                continue
+            }
+            step.args.withUnsafeBufferPointer { args in
+                _ = dnnl_primitive_execute(step.primitive, stream, Int32(args.count), args.baseAddress)
+            }
+        }
+        dnnl_stream_wait(stream)
+    }
+
+    static func handle(_ memory: dnnl_memory_t) -> UnsafeMutablePointer<Float> {
+        var handle: UnsafeMutableRawPointer?
+        dnnl_memory_get_data_handle(memory, &handle)
+        return handle!.assumingMemoryBound(to: Float.self)
+    }
+
+    private func copy(from memory: dnnl_memory_t, into target: UnsafeMutableBufferPointer<Float>) {
+        var handle: UnsafeMutableRawPointer?
+        dnnl_memory_get_data_handle(memory, &handle)
+        target.baseAddress!.update(from: handle!.assumingMemoryBound(to: Float.self), count: target.count)
+    }
+}
+
+/// Where channel `c` of image `n` at position `p` lies in a `[N, C, H, W]` (or `[N, C]`)
+/// activation: plain, or blocked by 8 or 16 channels as oneDNN's `nChw8c`/`nChw16c`.
+struct ChannelLayout {
+    var images: Int
+    var channels: Int
+    var positions: Int
+    /// Channels per block (1 for plain).
+    var block: Int
+
+    init?(dims: [Int], md: dnnl_memory_desc_t) {
+        guard dims.count == 2 || dims.count == 4 else { return nil }
+        images = dims[0]
+        channels = dims[1]
+        positions = dims.dropFirst(2).reduce(1, *)
+        let tags: [(dnnl_format_tag_t, Int)] = dims.count == 2 ? [(dnnl_ab, 1)] : [(dnnl_abcd, 1), (dnnl_aBcd8b, 8), (dnnl_aBcd16b, 16)]
+        guard let match = tags.first(where: { DNNLForward.equal(md, DNNLForward.md(dims, $0.0)) }) else { return nil }
+        block = match.1
+    }
+
+    /// `result[c]` = the sum over images and positions of `dy * x` at channel `c`; each block
+    /// of channels is summed by one worker in a fixed order, so the result does not depend on
+    /// the number of workers.
+    func channelDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into result: UnsafeMutablePointer<Float>) {
+        let blocks = (channels + block - 1) / block
+        let (b, hw, n) = (block, positions, images)
+        Parallel.forEachChunk(count: blocks) { _, range in
+            for cb in range {
+                var lanes = [Float](repeating: 0, count: b)
+                lanes.withUnsafeMutableBufferPointer { acc in
+                    for image in 0..<n {
+                        let base = ((image * blocks + cb) * hw) * b
+                        if b == 1 {
+                            var sum: Float = 0
+                            for p in 0..<hw { sum += dy[base + p] * x[base + p] }
+                            acc[0] += sum
+                        } else {
+                            for p in 0..<hw {
+                                let o = base + p * b
+                                for l in 0..<b { acc[l] += dy[o + l] * x[o + l] }
+                            }
+                        }
+                    }
+                }
+                for l in 0..<b where cb * b + l < channels { result[cb * b + l] = lanes[l] }
+            }
+        }
+    }
+}
