@@ -60,24 +60,34 @@ if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "backends" {
     exit(0)
 }
 
-// MARK: - training step (bench train [batch])
-/// Forward + backward of the split fmnist model w.r.t. every scaling factor, images per second.
+// MARK: - training step (bench train [batch] [size])
+/// Forward + backward of a split model w.r.t. every scaling factor, images per second, on
+/// oneDNN and on the reference kernels, and the peak resident memory after the oneDNN steps:
+/// fmnist-lite0-32 at size 32, efficientnet-lite0 at 224.
 if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     let batch = CommandLine.arguments.count >= 3 ? Int(CommandLine.arguments[2]) ?? 128 : 128
-    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/fmnist-lite0-32.onnx").standardizedFileURL.path
-    var model = try ONNXImporter.load(path: shared)
-    let (split, layers) = try BasisSplit.run(FoldBatchNorm.run(model.graph))
-    model.graph = split
-    let executor = try Executor(model: model)
-    let factors = split.initializersByName
+    let size = CommandLine.arguments.count >= 4 ? Int(CommandLine.arguments[3]) ?? 32 : 32
+    let file = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + file).standardizedFileURL.path
+    let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
+    let factors = model.graph.initializersByName
     var parameters: [String: Value] = [:]
     for layer in layers { parameters[layer.factors] = Value(factors[layer.factors]!) }
-    let input = Value(shape: [batch, 3, 32, 32], floats: (0..<(batch * 3 * 32 * 32)).map { Float($0 % 255) / 128 - 1 })
+    let input = Value(shape: [batch, 3, size, size], floats: (0..<(batch * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
     let labels = (0..<batch).map { Int32($0 % 10) }
-    let forward = bestTime(reps: 5) { _ = try! executor.run(["input": input], parameters: parameters) }
-    let step = bestTime(reps: 5) { _ = try! executor.lossAndGradients(input: input, labels: labels, parameters: parameters) }
-    print(String(format: "split fmnist, %d scaling-factor tensors, batch %d: forward %.1f ms (%.0f img/s), forward+backward %.1f ms (%.0f img/s)",
-                 layers.count, batch, forward * 1e3, Double(batch) / forward, step * 1e3, Double(batch) / step))
+    var line = "split \(file), \(layers.count) scaling-factor tensors, \(size)x\(size), batch \(batch), forward+backward:"
+    for backend in Executor.Backend.allCases {
+        let executor = try Executor(model: model, backend: backend)
+        let step = bestTime(reps: 3) { _ = try! executor.lossAndGradients(input: input, labels: labels, parameters: parameters) }
+        line += String(format: " %@ %.1f ms (%.0f img/s)", backend == .automatic ? "oneDNN" : "reference", step * 1e3, Double(batch) / step)
+        if backend == .automatic {
+            if let refusal = executor.oneDNNTrainingRefusal { line += " [oneDNN refused: \(refusal)]" }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            line += String(format: ", peak memory %.2f GiB;", Double(usage.ru_maxrss) / 1_048_576)
+        }
+    }
+    print(line)
     exit(0)
 }
 
