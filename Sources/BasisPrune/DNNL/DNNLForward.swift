@@ -276,9 +276,16 @@ final class DNNLForward: @unchecked Sendable {
             tensors[name] = t
             return t
         }
+        // In training, the values a backward step reads keep their buffers: a Mul's operands
+        // and an activation's input and output. The rest are reused as in inference.
+        var keptForBackward = Set<String>()
+        for node in graph.nodes where training {
+            if node.opType == "Mul" { keptForBackward.formUnion(node.inputs) }
+            if ["Relu", "Clip", "Sigmoid", "HardSwish"].contains(node.opType) { keptForBackward.formUnion(node.inputs.prefix(1) + node.outputs) }
+        }
+        var convertedFrom: [String: String] = [:]
         func read(_ name: String) {
-            // In training every activation is kept for the backward sweep.
-            if training { return }
+            if keptForBackward.contains(name) || convertedFrom[name].map(keptForBackward.contains) == true { return }
             readers[name, default: 0] -= 1
             if readers[name]! <= 0, let t = tensors[name] {
                 slotHolders[t.slot] -= 1
@@ -317,7 +324,6 @@ final class DNNLForward: @unchecked Sendable {
             try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: x.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], what)
             return kept
         }
-        var convertedFrom: [String: String] = [:]
         /// `name` in layout `md`: itself, or a reorder of it into a new tensor (read once).
         /// With `copy`, a copy is made even when the layout already matches.
         func inLayout(_ name: String, _ md: dnnl_memory_desc_t, copy: Bool = false) throws(Unsupported) -> (name: String, tensor: Tensor) {
@@ -340,6 +346,14 @@ final class DNNLForward: @unchecked Sendable {
                 read(name)
                 if let source = convertedFrom[name] { read(source) }
             }
+        }
+        /// `output` is `input`: the same buffer, no step.
+        func passOn(_ input: String, as output: String) {
+            let t = tensors[input]!
+            slotHolders[t.slot] += 1
+            tensors[output] = t
+            read([input])
+            if training { recipes.append(.identity(x: input, y: output)) }
         }
         func floats(_ name: String, _ node: Node) throws(Unsupported) -> Value {
             guard let v = constants[name], v.dataType == .float else {
@@ -424,11 +438,7 @@ final class DNNLForward: @unchecked Sendable {
                 guard node.outputs.count == 1 || node.outputs[1].isEmpty || readers[node.outputs[1]] == nil else {
                     throw Unsupported(description: "\(node.displayName): Dropout's mask is read")
                 }
-                let t = tensors[node.inputs[0]]!
-                slotHolders[t.slot] += 1
-                tensors[output] = Tensor(md: t.md, dims: t.dims, slot: t.slot, memory: t.memory)
-                read([node.inputs[0]])
-                recipes.append(.identity(x: node.inputs[0], y: output))
+                passOn(node.inputs[0], as: output)
 
             case "Conv":
                 let x = node.inputs[0]
@@ -599,6 +609,12 @@ final class DNNLForward: @unchecked Sendable {
                     alg = node.opType == "MaxPool" ? dnnl_pooling_max
                         : node.int("count_include_pad", default: 0) == 1 ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
                 default: break
+                }
+                // A 1x1 window over a plane it leaves as it is (a global pool of a 1x1 plane)
+                // passes its input on: no step, the same buffer.
+                if kernel == [1, 1], outDims == x.dims, pads.allSatisfy({ $0 == 0 }) {
+                    passOn(node.inputs[0], as: output)
+                    continue
                 }
                 var source = x.md
                 var dest = Self.md(outDims, dnnl_format_tag_any)

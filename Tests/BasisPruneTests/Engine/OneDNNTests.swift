@@ -159,4 +159,33 @@ import Testing
         try Self.expectSameTraining(model, parameters: Self.factors(model, layers, seed: 4), input: [2, 3, 224, 224],
                                     target: TrainingTarget(labels: [3, 999]))
     }
+
+    /// The oneDNN path's own gradients against central differences of its own loss, for the
+    /// largest factor gradient of several layers (fused activations, blocked layout, the head).
+    @Test func factorGradientsMatchFiniteDifferences() throws {
+        let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: Fixtures.fmnistModel)).model)
+        let executor = try Executor(model: model)
+        let parameters = Self.factors(model, layers, seed: 5)
+        let input = Self.random([2, 3, 32, 32], seed: 8)
+        let target = TrainingTarget(labels: [2, 7])
+        let at = try executor.lossAndGradients(input: input, target: target, parameters: parameters)
+        #expect(executor.oneDNNTrainingRefusal == nil)
+        for layer in [layers[0], layers[layers.count / 2], layers[layers.count - 2], layers[layers.count - 1]] {
+            let g = at.gradients[layer.factors]!.floats
+            let i = g.indices.max { abs(g[$0]) < abs(g[$1]) }!
+            let h: Float = 1e-3
+            var losses: [Double] = []
+            for sign: Float in [1, -1] {
+                var moved = parameters
+                var values = moved[layer.factors]!.floats
+                values[i] += sign * h
+                moved[layer.factors] = Value(shape: moved[layer.factors]!.shape, floats: values)
+                losses.append(try executor.lossAndGradients(input: input, target: target, parameters: moved).loss)
+            }
+            let numeric = (losses[0] - losses[1]) / Double(2 * h)
+            print("\(layer.factors)[\(i)]: gradient \(g[i]), central difference \(numeric)")
+            #expect(abs(numeric - Double(g[i])) <= 0.02 * abs(Double(g[i])) + 1e-4, "\(layer.factors)[\(i)]: \(g[i]) against \(numeric)")
+        }
+    }
 }
+
