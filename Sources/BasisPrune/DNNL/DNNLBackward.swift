@@ -108,14 +108,9 @@ extension DNNLForward {
 
         var gradients: [String: dnnl_memory_t] = [:]
         func add(_ pd: dnnl_primitive_desc_t?, _ args: [dnnl_exec_arg_t], _ what: String) throws(Unsupported) {
-            var primitive: dnnl_primitive_t?
-            try check(dnnl_primitive_create(&primitive, pd), what)
-            primitives.append(primitive!)
-            backwardSteps.append(Step(primitive: primitive!, args: args))
+            backwardSteps.append(Step(primitive: try primitive(pd, what), args: args))
         }
-        func queried(_ pd: dnnl_primitive_desc_t?, _ what: dnnl_query_t) -> dnnl_memory_desc_t {
-            dnnl_primitive_desc_query_md(pd, what, 0)!.pointee
-        }
+        let queried = Self.queried
         func md(of memory: dnnl_memory_t) -> dnnl_memory_desc_t {
             var pointer: UnsafePointer<dnnl_memory_desc_t>?
             dnnl_memory_get_memory_desc(memory, &pointer)

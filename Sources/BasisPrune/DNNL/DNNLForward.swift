@@ -164,6 +164,19 @@ final class DNNLForward: @unchecked Sendable {
         return md(dims, plainTag(dims.count))
     }
 
+    /// The primitive of `pd`, owned by the plan.
+    func primitive(_ pd: dnnl_primitive_desc_t?, _ what: String) throws(Unsupported) -> dnnl_primitive_t {
+        var primitive: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&primitive, pd), what)
+        primitives.append(primitive!)
+        return primitive!
+    }
+
+    /// The memory descriptor `pd` has for `what` (source, weights, destination, ...).
+    static func queried(_ pd: dnnl_primitive_desc_t?, _ what: dnnl_query_t) -> dnnl_memory_desc_t {
+        dnnl_primitive_desc_query_md(pd, what, 0)!.pointee
+    }
+
     static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
         var a = a, b = b
         return dnnl_memory_desc_equal(&a, &b) != 0
@@ -301,14 +314,9 @@ final class DNNLForward: @unchecked Sendable {
             return kept!
         }
         func add(_ pd: dnnl_primitive_desc_t?, _ args: [dnnl_exec_arg_t], _ what: String) throws(Unsupported) {
-            var primitive: dnnl_primitive_t?
-            try check(dnnl_primitive_create(&primitive, pd), what)
-            primitives.append(primitive!)
-            steps.append(Step(primitive: primitive!, args: args))
+            steps.append(Step(primitive: try primitive(pd, what), args: args))
         }
-        func queried(_ pd: dnnl_primitive_desc_t?, _ what: dnnl_query_t) -> dnnl_memory_desc_t {
-            dnnl_primitive_desc_query_md(pd, what, 0)!.pointee
-        }
+        let queried = Self.queried
         /// The step of an op descriptor with one source, `input` as it is, and one destination,
         /// `output` in the layout the primitive picks.
         @discardableResult
