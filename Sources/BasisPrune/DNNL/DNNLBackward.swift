@@ -80,16 +80,14 @@ extension DNNLForward {
 
     /// A second memory of `md` over the buffer of `memory` (a view).
     func view(_ memory: dnnl_memory_t, as md: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
-        var handle: UnsafeMutableRawPointer?
-        dnnl_memory_get_data_handle(memory, &handle)
         var md = md
         var result: dnnl_memory_t?
-        try check(dnnl_memory_create(&result, &md, engine, handle), "view memory")
+        try check(dnnl_memory_create(&result, &md, engine, Self.handle(memory)), "view memory")
         memories.append(result!)
         return result!
     }
 
-    func buildBackward(_ graph: Graph, constants: [String: Value]) throws(Unsupported) {
+    func buildBackward(_ graph: Graph) throws(Unsupported) {
         guard let logits = graph.outputs.first?.name, let logitsTensor = tensors[logits] else {
             throw Unsupported(description: "the first output is not computed on the oneDNN path")
         }
@@ -116,10 +114,11 @@ extension DNNLForward {
             dnnl_memory_get_memory_desc(memory, &pointer)
             return pointer!.pointee
         }
-        /// `memory` in layout `wanted`: itself, or a reorder of it into a new buffer.
-        func inLayout(_ memory: dnnl_memory_t, _ wanted: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+        /// `memory` in layout `wanted`: itself, or a reorder of it into a new buffer (always,
+        /// with `copy`).
+        func inLayout(_ memory: dnnl_memory_t, _ wanted: dnnl_memory_desc_t, copy: Bool = false) throws(Unsupported) -> dnnl_memory_t {
             var from = md(of: memory), to = wanted
-            if Self.equal(from, to) { return memory }
+            if Self.equal(from, to) && !copy { return memory }
             let target = try ownedMemory(to)
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_reorder_primitive_desc_create(&pd, &from, engine, &to, engine, nil), "gradient reorder")
@@ -142,16 +141,8 @@ extension DNNLForward {
                 defer { dnnl_primitive_desc_destroy(pd) }
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: existing), dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: g),
                              dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: existing)], "gradient sum")
-            } else if alias && Self.equal(md(of: gradient), wanted) {
-                gradients[x] = gradient
             } else {
-                let copy = try ownedMemory(wanted)
-                var from = md(of: gradient), to = wanted
-                var pd: dnnl_primitive_desc_t?
-                try check(dnnl_reorder_primitive_desc_create(&pd, &from, engine, &to, engine, nil), "gradient copy")
-                defer { dnnl_primitive_desc_destroy(pd) }
-                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: gradient), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: copy)], "gradient copy")
-                gradients[x] = copy
+                gradients[x] = try inLayout(gradient, wanted, copy: !alias)
             }
         }
         /// `a * b` elementwise into a new buffer in `a`'s layout (`b` may broadcast).
@@ -338,27 +329,19 @@ extension DNNLForward {
             dnnl_memory_set_data_handle(inputMemory, UnsafeMutableRawPointer(mutating: x.baseAddress))
             execute(steps)
         }
-        let z = Value(uninitialized: .float, shape: logits.dims)
-        z.withMutableElements(as: Float.self) { copy(from: logits.memory, into: $0) }
-        let made = try seeds(z)
+        let made = try seeds(Self.value(of: logits.memory, dims: logits.dims))
         let ends = backwardEnds!
         var sweeps: [[String: Value]] = []
         for seed in made.seeds {
             guard seed.count == ends.seedCount else { throw .graph("a seed of \(seed.count) values for \(ends.seedCount) logits") }
-            var handle: UnsafeMutableRawPointer?
-            dnnl_memory_get_data_handle(ends.seed, &handle)
-            seed.withElements(as: Float.self) { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count * 4) }
-            input.withElements(as: Float.self) { x in
-                dnnl_memory_set_data_handle(inputMemory, UnsafeMutableRawPointer(mutating: x.baseAddress))
-                execute(backwardSteps)
-            }
+            seed.withElements(as: Float.self) { Self.handle(ends.seed).update(from: $0.baseAddress!, count: $0.count) }
+            // No backward step reads the input.
+            execute(backwardSteps)
             var result: [String: Value] = [:]
             for name in parameterNames { result[name] = Value(shape: parameters[name]!.shape, floats: [Float](repeating: 0, count: parameters[name]!.count)) }
             for g in ends.parameterGradients {
-                let sum = result[g.name]!
-                var part = [Float](repeating: 0, count: g.count)
-                part.withUnsafeMutableBufferPointer { copy(from: g.memory, into: $0) }
-                sum.withMutableElements(as: Float.self) { s in for i in 0..<g.count { s[i] += part[i] } }
+                let part = Self.handle(g.memory)
+                result[g.name]!.withMutableElements(as: Float.self) { s in for i in 0..<g.count { s[i] += part[i] } }
             }
             sweeps.append(result)
         }
@@ -384,10 +367,11 @@ extension DNNLForward {
         return handle!.assumingMemoryBound(to: Float.self)
     }
 
-    private func copy(from memory: dnnl_memory_t, into target: UnsafeMutableBufferPointer<Float>) {
-        var handle: UnsafeMutableRawPointer?
-        dnnl_memory_get_data_handle(memory, &handle)
-        target.baseAddress!.update(from: handle!.assumingMemoryBound(to: Float.self), count: target.count)
+    /// A copy of the plain-layout `memory` as a value of `dims`.
+    static func value(of memory: dnnl_memory_t, dims: [Int]) -> Value {
+        let value = Value(uninitialized: .float, shape: dims)
+        value.withMutableElements(as: Float.self) { $0.baseAddress!.update(from: handle(memory), count: $0.count) }
+        return value
     }
 }
 

@@ -79,7 +79,7 @@ final class DNNLForward: @unchecked Sendable {
         parameterNames = parameters
         do {
             try build(graph, opset: opset, constants: constants)
-            if training { try buildBackward(graph, constants: constants) }
+            if training { try buildBackward(graph) }
         } catch {
             release()
             throw error
@@ -114,15 +114,7 @@ final class DNNLForward: @unchecked Sendable {
             execute(steps)
         }
         var result: [String: Value] = [:]
-        for output in outputs {
-            let value = Value(uninitialized: .float, shape: output.dims)
-            var handle: UnsafeMutableRawPointer?
-            dnnl_memory_get_data_handle(output.memory, &handle)
-            value.withMutableElements(as: Float.self) { y in
-                y.baseAddress!.update(from: handle!.assumingMemoryBound(to: Float.self), count: y.count)
-            }
-            result[output.name] = value
-        }
+        for output in outputs { result[output.name] = Self.value(of: output.memory, dims: output.dims) }
         return result
     }
 
@@ -564,11 +556,7 @@ final class DNNLForward: @unchecked Sendable {
                     let dims = [Int](repeating: 1, count: outDims.count - c.shape.count) + c.shape
                     let md = full.map { Self.broadcastMd(dims, like: $0.md, dims: outDims) } ?? Self.md(dims, Self.plainTag(dims.count))
                     let memory = try constantMemory(md, c.floats)
-                    if parameterNames.contains(name) {
-                        var handle: UnsafeMutableRawPointer?
-                        dnnl_memory_get_data_handle(memory, &handle)
-                        parameterBuffers[name] = (handle!, c.count)
-                    }
+                    if parameterNames.contains(name) { parameterBuffers[name] = (UnsafeMutableRawPointer(Self.handle(memory)), c.count) }
                     tensors[name] = Tensor(md: md, dims: dims, slot: slotBytes.count, memory: memory)
                     slotBytes.append(0)
                     slotHolders.append(1 << 30)
