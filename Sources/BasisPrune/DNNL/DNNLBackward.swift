@@ -105,6 +105,32 @@ extension DNNLForward {
         }
 
         var gradients: [String: dnnl_memory_t] = [:]
+        // Gradient buffers are planned like activations: a memory made by `scratch` gets its
+        // buffer once the sweep is built, shared with others whose steps do not overlap.
+        var scratchBytes: [dnnl_memory_t: Int] = [:]
+        var aliasRoot: [dnnl_memory_t: dnnl_memory_t] = [:]
+        func scratch(_ md: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+            // A layout with padding (channels not a multiple of the block) keeps a zeroed
+            // buffer of its own: the padding must stay zero.
+            guard !Self.padded(md) else { return try ownedMemory(md) }
+            var md = md
+            var memory: dnnl_memory_t?
+            try check(dnnl_memory_create(&memory, &md, engine, cdnnl_memory_none()), "gradient memory")
+            memories.append(memory!)
+            scratchBytes[memory!] = max(Self.bytes(md), 4)
+            return memory!
+        }
+        /// `memory` seen as `md`, sharing its buffer.
+        func alias(_ memory: dnnl_memory_t, as md: dnnl_memory_desc_t) throws(Unsupported) -> dnnl_memory_t {
+            let root = aliasRoot[memory] ?? memory
+            guard scratchBytes[root] != nil else { return try view(memory, as: md) }
+            var md = md
+            var result: dnnl_memory_t?
+            try check(dnnl_memory_create(&result, &md, engine, cdnnl_memory_none()), "view memory")
+            memories.append(result!)
+            aliasRoot[result!] = root
+            return result!
+        }
         func add(_ pd: dnnl_primitive_desc_t?, _ args: [dnnl_exec_arg_t], _ what: String) throws(Unsupported) {
             backwardSteps.append(Step(primitive: try primitive(pd, what), args: args))
         }
@@ -119,7 +145,7 @@ extension DNNLForward {
         func inLayout(_ memory: dnnl_memory_t, _ wanted: dnnl_memory_desc_t, copy: Bool = false) throws(Unsupported) -> dnnl_memory_t {
             var from = md(of: memory), to = wanted
             if Self.equal(from, to) && !copy { return memory }
-            let target = try ownedMemory(to)
+            let target = try scratch(to)
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_reorder_primitive_desc_create(&pd, &from, engine, &to, engine, nil), "gradient reorder")
             defer { dnnl_primitive_desc_destroy(pd) }
@@ -153,21 +179,22 @@ extension DNNLForward {
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "gradient product")
             defer { dnnl_primitive_desc_destroy(pd) }
-            let result = try ownedMemory(dest)
+            let result = try scratch(dest)
             try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: a), dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: b),
                          dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: result)], "gradient product")
             return result
         }
         /// `full` (of `fullDims`) summed over the axes where `dims` is 1, into a new buffer of
-        /// `dims` whose elements lie in plain order (`broadcastMd`).
-        func reduced(_ full: dnnl_memory_t, _ fullDims: [Int], to dims: [Int]) throws(Unsupported) -> dnnl_memory_t {
+        /// `dims` whose elements lie in plain order (`broadcastMd`); a `parameter`'s gradient
+        /// keeps its buffer for the caller to read after the sweep.
+        func reduced(_ full: dnnl_memory_t, _ fullDims: [Int], to dims: [Int], parameter: Bool = false) throws(Unsupported) -> dnnl_memory_t {
             var source = md(of: full), dest = Self.broadcastMd(dims, like: source, dims: fullDims)
             var desc = dnnl_reduction_desc_t()
             try check(dnnl_reduction_desc_init(&desc, dnnl_reduction_sum, &source, &dest, 0, 0), "gradient reduction")
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "gradient reduction")
             defer { dnnl_primitive_desc_destroy(pd) }
-            let result = try ownedMemory(dest)
+            let result = parameter ? try ownedMemory(dest) : try scratch(dest)
             try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: full), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: result)], "gradient reduction")
             return result
         }
@@ -186,7 +213,7 @@ extension DNNLForward {
 
             case .view(let x, _):
                 let t = tensors[x]!
-                try contribute(x, try view(dy, as: Self.md(t.dims, Self.plainTag(t.dims.count))), alias: true)
+                try contribute(x, try alias(dy, as: Self.md(t.dims, Self.plainTag(t.dims.count))), alias: true)
 
             case .eltwise(let hint, let x, let y, let alg, let alpha, let beta):
                 var data = tensors[x]!.md, diff = tensors[y]!.md
@@ -195,7 +222,7 @@ extension DNNLForward {
                 var pd: dnnl_primitive_desc_t?
                 try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "eltwise backward of \(y)")
                 defer { dnnl_primitive_desc_destroy(pd) }
-                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                let dx = try scratch(queried(pd, dnnl_query_diff_src_md))
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: tensors[x]!.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, diff)),
                              dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "eltwise backward")
                 try contribute(x, dx, alias: true)
@@ -217,13 +244,16 @@ extension DNNLForward {
                             // The per-channel sum of dy * a, in one pass over both.
                             let result = try ownedMemory(Self.md([p.count], dnnl_a))
                             let (dyMemory, aMemory) = (dy, tensors[a]!.memory!)
-                            backwardSteps.append(Step(primitive: nil, args: []) {
+                            // (The args only name what the step touches, for the buffer plan.)
+                            backwardSteps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: dyMemory),
+                                                                             dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: aMemory),
+                                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: result)]) {
                                 layout.channelDot(Self.handle(dyMemory), Self.handle(aMemory), into: Self.handle(result))
                             })
                             parameterGradients.append((b, result, p.count))
                         } else if let p = parameterBuffers[b] {
                             let full = try product(dy, tensors[a]!.memory!)
-                            parameterGradients.append((b, try reduced(full, yDims, to: bDims), p.count))
+                            parameterGradients.append((b, try reduced(full, yDims, to: bDims, parameter: true), p.count))
                         } else if bDims == yDims {
                             try contribute(b, try product(dy, tensors[a]!.memory!), alias: true)
                         } else {
@@ -240,7 +270,7 @@ extension DNNLForward {
                 var pd: dnnl_primitive_desc_t?
                 try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "pooling backward of \(y)")
                 defer { dnnl_primitive_desc_destroy(pd) }
-                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                let dx = try scratch(queried(pd, dnnl_query_diff_src_md))
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, queried(pd, dnnl_query_diff_dst_md))),
                              dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "pooling backward")
                 try contribute(x, dx, alias: true)
@@ -254,7 +284,7 @@ extension DNNLForward {
                 try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "inner product backward")
                 defer { dnnl_primitive_desc_destroy(pd) }
                 let w = try constant(weights, plain: Self.md([n, k], dnnl_ab), wanted: queried(pd, dnnl_query_weights_md))
-                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                let dx = try scratch(queried(pd, dnnl_query_diff_src_md))
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, queried(pd, dnnl_query_diff_dst_md))),
                              dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: w), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "inner product backward")
                 try contribute(x, dx, alias: true)
@@ -276,7 +306,7 @@ extension DNNLForward {
                     var pd: dnnl_primitive_desc_t?
                     try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, forwardPd), "eltwise backward of \(c.y)")
                     defer { dnnl_primitive_desc_destroy(pd) }
-                    dz = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                    dz = try scratch(queried(pd, dnnl_query_diff_src_md))
                     try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, diff)),
                                  dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dz)], "eltwise backward")
                 }
@@ -288,7 +318,7 @@ extension DNNLForward {
                     var desc = dnnl_inner_product_desc_t()
                     try check(dnnl_inner_product_backward_data_desc_init(&desc, &diffSource, &anyWeights, &diffDest), "conv backward of \(c.y)")
                     try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, c.hint), "conv backward of \(c.y)")
-                    dz = try view(dz, as: diffDest)
+                    dz = try alias(dz, as: diffDest)
                 } else {
                     var diffDest = Self.md(y.dims, dnnl_format_tag_any)
                     var desc = dnnl_convolution_desc_t()
@@ -300,12 +330,13 @@ extension DNNLForward {
                 defer { dnnl_primitive_desc_destroy(pd) }
                 let plainWeights = Self.md(c.weightDims, Self.plainTag(c.weightDims.count))
                 let w = try constant(c.weights.floats, plain: plainWeights, wanted: queried(pd, dnnl_query_weights_md))
-                let dx = try ownedMemory(queried(pd, dnnl_query_diff_src_md))
+                let dx = try scratch(queried(pd, dnnl_query_diff_src_md))
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dz, queried(pd, dnnl_query_diff_dst_md))),
                              dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: w), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "conv backward")
                 try contribute(c.x, dx, alias: true)
             }
         }
+        try bindScratch(scratchBytes, aliasRoot: aliasRoot)
         backwardEnds = BackwardEnds(seed: seed, seedCount: logitsTensor.dims.reduce(1, *), parameterGradients: parameterGradients)
         for h in hints { dnnl_primitive_desc_destroy(h) }
         hints = []
@@ -314,6 +345,60 @@ extension DNNLForward {
     /// One training pass: the forward pass with `parameters`, `seeds` made from the first
     /// output (plain `[N, classes]`), then one backward sweep per seed, each giving every
     /// parameter's gradient (zeros where it does not reach the loss).
+    /// Gives every `scratch` memory (and its aliases) a buffer: each lives from the first to
+    /// the last backward step that names it, and buffers are shared best-fit between memories
+    /// whose lives do not overlap (one taken at a step is never one freed at the same step, so
+    /// no step writes over its own input).
+    private func bindScratch(_ bytes: [dnnl_memory_t: Int], aliasRoot: [dnnl_memory_t: dnnl_memory_t]) throws(Unsupported) {
+        var first: [dnnl_memory_t: Int] = [:], last: [dnnl_memory_t: Int] = [:]
+        for (s, step) in backwardSteps.enumerated() {
+            for arg in step.args {
+                guard let m = arg.memory else { continue }
+                let root = aliasRoot[m] ?? m
+                guard bytes[root] != nil else { continue }
+                if first[root] == nil { first[root] = s }
+                last[root] = s
+            }
+        }
+        let roots = first.keys.sorted { (first[$0]!, last[$0]!, bytes[$0]!) < (first[$1]!, last[$1]!, bytes[$1]!) }
+        var slotBytes: [Int] = [], free: [Int] = [], slotOf: [dnnl_memory_t: Int] = [:]
+        var next = 0
+        for s in backwardSteps.indices {
+            while next < roots.count, first[roots[next]]! == s {
+                let need = bytes[roots[next]]!
+                let fits = free.indices.filter { slotBytes[free[$0]] >= need }.min { slotBytes[free[$0]] < slotBytes[free[$1]] }
+                let chosen: Int
+                if let f = fits ?? free.indices.max(by: { slotBytes[free[$0]] < slotBytes[free[$1]] }) {
+                    chosen = free.remove(at: f)
+                    slotBytes[chosen] = max(slotBytes[chosen], need)
+                } else {
+                    slotBytes.append(need)
+                    chosen = slotBytes.count - 1
+                }
+                slotOf[roots[next]] = chosen
+                next += 1
+            }
+            for root in roots where last[root]! == s { free.append(slotOf[root]!) }
+        }
+        let buffers = slotBytes.map { size -> UnsafeMutableRawPointer in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            ownedBuffers.append(buffer)
+            return buffer
+        }
+        for (root, slot) in slotOf { try check(dnnl_memory_set_data_handle(root, buffers[slot]), "gradient buffer") }
+        for (m, root) in aliasRoot {
+            guard let slot = slotOf[root] else { continue }
+            try check(dnnl_memory_set_data_handle(m, buffers[slot]), "gradient buffer")
+        }
+    }
+
+    /// Whether a layout has padding (a blocked layout over channels that are not a multiple of the block).
+    static func padded(_ md: dnnl_memory_desc_t) -> Bool {
+        let count = withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.ndims))) }.reduce(1, *)
+        return bytes(md) != Int(count) * 4
+    }
+
     func train(_ input: Value, parameters: [String: Value], seeds: (Value) throws(EngineError) -> LossSeeds)
         throws(EngineError) -> (seeds: LossSeeds, gradients: [[String: Value]]) {
         lock.lock()
