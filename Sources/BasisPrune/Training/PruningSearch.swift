@@ -52,11 +52,7 @@ public struct PruningOptions: Sendable {
     public var normalizeImportance = Normalization.none
     public var ranking = Ranking.perCost
     /// The cost `ranking` divides importance by, and by which split layers are re-merged.
-    /// Parameters by default: on the bundled model's full run they removed 68.5 % of the
-    /// parameters within the certified budget and ran at 0.39x (batch 1) / 0.56x (batch 32) the
-    /// simplified input's latency in onnxruntime, against 55.3 % and 0.43x / 0.61x with MACs
-    /// (README "Deployment speed").
-    public var objective = Objective.params
+    public var objective = Objective.macs
     /// Kept channels of every pruned space and kept bases of every split layer are multiples of
     /// this (or the full width); 1 turns alignment off.
     public var channelMultiple = 8

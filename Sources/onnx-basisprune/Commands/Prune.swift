@@ -79,11 +79,11 @@ enum PruneCommand {
                                 wherever they are, so a layer may keep all of its own
           --objective latency|macs|params
                                 the cost a basis or channel group is ranked against, and by which
-                                a split layer is kept split or re-merged at export. params
-                                (default): weight and bias elements; macs: multiply-accumulates
-                                per image at the model's input size, what a layer's time on a
-                                CPU grows with (on the bundled model params removed more within
-                                the certified budget and ran faster too); latency: MACs plus a fixed cost per Conv measured in onnxruntime
+                                a split layer is kept split or re-merged at export. macs
+                                (default): multiply-accumulates per image at the model's input
+                                size, what a layer's time on a CPU grows with; params: weight and
+                                bias elements (the smallest file, not the fastest model);
+                                latency: MACs plus a fixed cost per Conv measured in onnxruntime
                                 (a split layer runs two Convs, so it stays split only when it
                                 saves more than that). README "Deployment speed"
           --ranking per-cost|importance
