@@ -70,9 +70,6 @@ public struct PruneJob: Sendable {
         var stage: String
         var round: Int
         var parameters: Int
-        /// The round's accuracy on the validation images and the bound its search predicted (points).
-        var validationAccuracy: Double
-        var predictedBound: Double?
         var build: () throws -> Built
     }
 
@@ -130,7 +127,6 @@ public struct PruneJob: Sendable {
             for (removed, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
                     stage: "filter", round: round.round, parameters: round.layerParameters,
-                    validationAccuracy: round.validationAccuracy, predictedBound: round.predictedBound,
                     build: {
                         var pruned = folded
                         pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
@@ -166,7 +162,6 @@ public struct PruneJob: Sendable {
             for (state, round) in zip(result.candidates, rounds) {
                 candidates.append(Candidate(
                     stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
-                    validationAccuracy: round.validationAccuracy, predictedBound: round.predictedBound,
                     build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) }))
             }
             basisResult = result
@@ -175,13 +170,7 @@ public struct PruneJob: Sendable {
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
         if options.pruneRatio != nil, let last = candidates.last { candidates = [last] }
         let searched = candidates
-        let seen = candidates.map {
-            Certification.Seen(parameters: $0.parameters, drop: referenceValidation.accuracy - $0.validationAccuracy,
-                               predictedBound: $0.predictedBound.map { $0 / 100 })
-        }
-        candidates = Certification.sequence(seen, inputParameters: original.layerParameters, budget: options.maxAccuracyDrop / 100,
-                                            confidence: options.confidence, validationImages: data.validationIndices.count,
-                                            certificationImages: certificationImages).map { candidates[$0] }
+        candidates = Certification.worthALook(parameters: candidates.map(\.parameters), inputParameters: original.layerParameters).map { candidates[$0] }
         func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(
@@ -196,7 +185,7 @@ public struct PruneJob: Sendable {
             let bound = paired.upperBound(confidence: options.confidence)
             let ok = bound <= options.maxAccuracyDrop / 100
             looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
-                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, certified: ok, predictedBound: candidate.predictedBound))
+                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, certified: ok))
             if !ok { break }
             chosen = (built, paired)
         }

@@ -15,38 +15,6 @@ import Testing
         #expect(Certification.worthALook(parameters: [], inputParameters: 120).isEmpty)
     }
 
-    /// The looks are chosen from the validation images: the first candidate always; a round
-    /// that only just passed there is passed over for a later, smaller one that passed with
-    /// room (the full default run's basis rounds 4 and 6); looks that almost surely pass stay
-    /// in as steps; nothing larger than the look before it.
-    @Test func looksAreChosenFromTheValidationImages() {
-        func seen(_ parameters: Int, _ drop: Double, _ bound: Double?) -> Certification.Seen {
-            Certification.Seen(parameters: parameters, drop: drop / 100, predictedBound: bound.map { $0 / 100 })
-        }
-        func plan(_ s: [Certification.Seen]) -> [Int] {
-            Certification.sequence(s, inputParameters: 3_362_810, budget: 0.01, confidence: 0.95, validationImages: 2500, certificationImages: 2500)
-        }
-        // Filter rounds inside the budget, then a basis round near its edge, a smaller one well
-        // inside, and a last one near the edge again (a failed last look costs nothing).
-        let history = [seen(2_918_714, 0, 0.11), seen(2_522_482, 0, 0.11), seen(1_502_242, 0.2, 0.69),
-                       seen(1_448_482, 0.24, 0.89), seen(1_308_594, 0.2, 0.56), seen(1_290_000, 0.4, 0.97)]
-        #expect(plan(history) == [0, 1, 2, 4, 5])
-        // A shaky round whose successor is no smaller is still looked at when nothing better follows.
-        #expect(plan([seen(2_918_714, 0, 0.11), seen(1_448_482, 0.24, 0.89)]) == [0, 1])
-        // Near-certain looks are chance 1: every one of them stays.
-        #expect(plan([seen(3_000_000, 0, 0.1), seen(2_900_000, 0, 0.1), seen(2_800_000, 0, 0.1)]) == [0, 1, 2])
-        // Unjudged candidates (a fixed ratio) are certain too; nothing larger than the input or the look before.
-        #expect(plan([seen(3_400_000, 0, nil), seen(3_000_000, 0, nil), seen(3_100_000, 0, nil)]) == [1])
-        #expect(plan([]).isEmpty)
-        // The chance: one half at the budget, more inside it, less outside.
-        let at = Certification.passChance(seen(1, 0.5, 1.0), budget: 0.01, confidence: 0.95, validationImages: 2500, certificationImages: 2500)
-        let inside = Certification.passChance(seen(1, 0.1, 0.6), budget: 0.01, confidence: 0.95, validationImages: 2500, certificationImages: 2500)
-        let outside = Certification.passChance(seen(1, 0.7, 1.2), budget: 0.01, confidence: 0.95, validationImages: 2500, certificationImages: 2500)
-        #expect(abs(at - 0.5) < 1e-9)
-        #expect(inside > 0.75 && inside < 0.99)
-        #expect(outside < 0.4)
-    }
-
     @Test func normalQuantile() {
         #expect(abs(PairedDrop.normalQuantile(0.95) - 1.644854) < 1e-5)
         #expect(abs(PairedDrop.normalQuantile(0.975) - 1.959964) < 1e-5)
