@@ -342,9 +342,6 @@ extension DNNLForward {
         hints = []
     }
 
-    /// One training pass: the forward pass with `parameters`, `seeds` made from the first
-    /// output (plain `[N, classes]`), then one backward sweep per seed, each giving every
-    /// parameter's gradient (zeros where it does not reach the loss).
     /// Gives every `scratch` memory (and its aliases) a buffer: each lives from the first to
     /// the last backward step that names it, and buffers are shared best-fit between memories
     /// whose lives do not overlap (one taken at a step is never one freed at the same step, so
@@ -399,6 +396,9 @@ extension DNNLForward {
         return bytes(md) != Int(count) * 4
     }
 
+    /// One training pass: the forward pass with `parameters`, `seeds` made from the first
+    /// output (plain `[N, classes]`), then one backward sweep per seed, each giving every
+    /// parameter's gradient (zeros where it does not reach the loss).
     func train(_ input: Value, parameters: [String: Value], seeds: (Value) throws(EngineError) -> LossSeeds)
         throws(EngineError) -> (seeds: LossSeeds, gradients: [[String: Value]]) {
         lock.lock()
