@@ -11,7 +11,8 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := libprotobuf-c-dev protobuf-c-compiler libopenblas-dev liblapacke-dev \
-	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev zlib1g-dev pkg-config librsvg2-bin libdnnl-dev
+	libonnx-testdata dataset-fashion-mnist libpng-dev libjpeg-dev zlib1g-dev pkg-config librsvg2-bin libdnnl-dev \
+	libopenmpi-dev openmpi-bin
 PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy jsonschema
 BIN := .build/release/onnx-basisprune
 DEMO_MODEL := fixtures/fmnist-lite0-32.onnx
@@ -60,7 +61,8 @@ lint:
 	@bad=$$(grep -rln "import COnnxProto\|import COnnxSupport\|import CProtobufC" Sources/BasisPrune | grep -v "^Sources/BasisPrune/ONNX/"; \
 		grep -rln "import CBLAS\|import CLAPACKE" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Kernels/"; \
 		grep -rln "import CZlib\|import CPNG\|import CJPEG\|import CImageDecode" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Data/"; \
-		grep -rln "import CDNNL" Sources/BasisPrune | grep -v "^Sources/BasisPrune/DNNL/"); \
+		grep -rln "import CDNNL" Sources/BasisPrune | grep -v "^Sources/BasisPrune/DNNL/"; \
+		grep -rln "import CMPIShim\|import COpenMPI" Sources/BasisPrune | grep -v "^Sources/BasisPrune/Distributed/"); \
 	if [ -n "$$bad" ]; then echo "C modules imported outside their folder:"; echo "$$bad"; exit 1; fi; echo "lint: layering ok"
 
 proto: deps

@@ -36,7 +36,11 @@ let package = Package(
         .systemLibrary(
             name: "CDNNL",
             providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(
+            name: "COpenMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "COnnxProto", dependencies: ["CProtobufC"]),
+        .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
         .target(name: "COnnxSupport", dependencies: ["CProtobufC"]),
         .target(name: "CImageDecode", dependencies: ["CJPEG"]),
 
@@ -45,7 +49,7 @@ let package = Package(
             name: "BasisPrune",
             dependencies: [
                 "CProtobufC", "COnnxProto", "COnnxSupport", "CBLAS", "CLAPACKE",
-                "CZlib", "CPNG", "CJPEG", "CImageDecode", "CDNNL",
+                "CZlib", "CPNG", "CJPEG", "CImageDecode", "CDNNL", "CMPIShim",
             ],
             swiftSettings: strictLibrarySettings),
 

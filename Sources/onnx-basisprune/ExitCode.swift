@@ -30,8 +30,20 @@ struct CLIError: Error, CustomStringConvertible {
     var code: ExitCode
     /// What goes to stdout before the message (the summary of a run that wrote OUT and then failed).
     var output = ""
+    /// Under mpirun: true when every rank meets this error alike (rank 0 alone prints it);
+    /// false when it is this rank's own (this rank prints it).
+    var everyRank = true
+    /// Nothing to print: another rank failed and says why (`Ranks`).
+    var silent = false
 
     var description: String { message }
 
     static func usage(_ message: String) -> CLIError { CLIError(message: message, code: .usageOrBadInput) }
+
+    /// Another rank of the job failed and reports it; this one stops with exit 1.
+    static var quiet: CLIError {
+        var e = CLIError(message: "", code: .runtimeFailure)
+        e.silent = true
+        return e
+    }
 }

@@ -48,12 +48,18 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
 }
 
 AtomicFile.removeTemporariesOnSignals()
+// Under mpirun rank 0 prints the summary and the errors every rank meets alike; a rank prints
+// an error only it met; MPI ends on every path.
 do {
     let output = try runCommand(Array(CommandLine.arguments.dropFirst()))
-    FileHandle.standardOutput.write(Data(output.utf8))
+    if Ranks.leads { FileHandle.standardOutput.write(Data(output.utf8)) }
+    Ranks.finish()
     exit(ExitCode.success.rawValue)
 } catch {
-    FileHandle.standardOutput.write(Data(error.output.utf8))
-    FileHandle.standardError.write(Data("onnx-basisprune: \(error.message)\n".utf8))
+    if !error.silent && (Ranks.leads || !error.everyRank) {
+        if Ranks.leads { FileHandle.standardOutput.write(Data(error.output.utf8)) }
+        FileHandle.standardError.write(Data("onnx-basisprune: \(error.message)\n".utf8))
+    }
+    Ranks.finish(code: error.code.rawValue)
     exit(error.code.rawValue)
 }

@@ -3,11 +3,15 @@ public struct EngineError: Error, CustomStringConvertible, Equatable {
     public var node: String
     public var opType: String
     public var reason: String
+    /// Set when the error happened on another rank of a data-parallel job (which reports it):
+    /// this rank only stops (`EngineError.otherRank`).
+    public var failedRank: Int?
 
-    public init(node: String, opType: String, reason: String) {
+    public init(node: String, opType: String, reason: String, failedRank: Int? = nil) {
         self.node = node
         self.opType = opType
         self.reason = reason
+        self.failedRank = failedRank
     }
 
     public init(_ node: Node, _ reason: String) {

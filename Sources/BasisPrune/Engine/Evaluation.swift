@@ -22,26 +22,23 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
 extension Executor {
     /// Runs the model over `indices` of `data` in batches of `batchSize` and scores its first
     /// output as logits `[batch, classes]`. `parameters` replace the initializers of the same
-    /// names (trained scaling factors).
+    /// names (trained scaling factors). With several ranks in `sharing`, batch `b` runs on rank
+    /// `b % ranks` and every rank gets the whole result.
     public func evaluate(
         _ data: Preprocessor, indices: [Int], batchSize: Int, reporter: any Reporter = SilentReporter(),
-        parameters: [String: Value] = [:]
+        parameters: [String: Value] = [:], sharing: WorkSharing = WorkSharing()
     ) throws(EngineError) -> EvaluationResult {
         guard let inputName = inputNames.first, let outputName = outputNames.first else {
             throw .graph("the model has no input or no output")
         }
         let start = Date()
-        var correct = 0
-        var correctness: [Bool] = []
-        correctness.reserveCapacity(indices.count)
-        var lossSum = 0.0
-        var done = 0
-        var batchStart = 0
+        var done = 0, correctSoFar = 0
         // oneDNN plans with these parameters, per batch shape (nil: not covered).
         var plans: [[Int]: DNNLForward?] = [:]
-        while batchStart < indices.count {
-            let batch = indices[batchStart..<min(batchStart + batchSize, indices.count)]
-            batchStart += batch.count
+        let batches = (indices.count + batchSize - 1) / batchSize
+        // Per batch: its summed cross-entropy, then 1 or 0 per image (top-1 right or not).
+        let scored = try sharing.shared(units: batches) { (b: Int) throws(EngineError) -> [Double] in
+            let batch = indices[b * batchSize ..< min((b + 1) * batchSize, indices.count)]
             let (input, labels) = data.inputBatch(batch)
             if plans[input.shape] == nil { plans[input.shape] = .some(oneDNNPlan(shape: input.shape, parameters: parameters)) }
             let outputs: [String: Value]
@@ -51,6 +48,7 @@ extension Executor {
                 throw .graph("output '\(outputName)' has shape \(logits.shape), not [batch, classes] of float")
             }
             let classes = logits.shape[1]
+            var result = [Double](repeating: 0, count: 1 + batch.count)
             logits.withElements(as: Float.self) { z in
                 for row in 0..<batch.count {
                     let label = Int(labels[row])
@@ -61,18 +59,29 @@ extension Executor {
                         maxScore = s
                         best = c
                     }
-                    if best == label { correct += 1 }
-                    correctness.append(best == label)
+                    if best == label { result[1 + row] = 1 }
                     let sum = scores.reduce(0.0) { $0 + exp(Double($1 - maxScore)) }
                     let target = label >= 0 && label < classes ? Double(scores[label] - maxScore) : -Double.infinity
-                    lossSum += log(sum) - target
+                    result[0] += log(sum) - target
                 }
             }
+            // Progress of this rank, scaled to the whole pass.
             done += batch.count
+            correctSoFar += result.dropFirst().reduce(0) { $0 + Int($1) }
             let elapsed = Date().timeIntervalSince(start)
-            reporter.progress(phase: "eval", done: done, total: indices.count,
-                              detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(done) / max(elapsed, 1e-9), 100 * Double(correct) / Double(done)))
+            reporter.progress(phase: "eval", done: min(indices.count, done * sharing.size), total: indices.count,
+                              detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(done * sharing.size) / max(elapsed, 1e-9),
+                                             100 * Double(correctSoFar) / Double(done)))
+            return result
         }
+        var lossSum = 0.0
+        var correctness: [Bool] = []
+        correctness.reserveCapacity(indices.count)
+        for result in scored {
+            lossSum += result[0]
+            correctness += result.dropFirst().map { $0 != 0 }
+        }
+        let correct = correctness.reduce(0) { $0 + ($1 ? 1 : 0) }
         let elapsed = Date().timeIntervalSince(start)
         return EvaluationResult(
             accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),

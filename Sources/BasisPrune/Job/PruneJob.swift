@@ -93,16 +93,16 @@ public struct PruneJob: Sendable {
         let original = try GraphSummary(model: model)
         let input = try Executor(model: model)
         let referenceValidation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
-                                                     reporter: PhaseReporter(base: reporter, phase: "validate input model"))
+                                                     reporter: PhaseReporter(base: reporter, phase: "validate input model"), sharing: options.sharing)
         let referenceCertification = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
-                                                        reporter: PhaseReporter(base: reporter, phase: "certification images: input model")).correctness
+                                                        reporter: PhaseReporter(base: reporter, phase: "certification images: input model"), sharing: options.sharing).correctness
         lap("validate input model")
         let certificationImages = data.certificationIndices.count
         var options = self.options
         options.retrainImages = min(options.retrainImages, data.trainIndices.count)
         if options.loss.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
-            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter)
+            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter, sharing: options.sharing)
             lap("teacher outputs")
         }
 
@@ -175,7 +175,7 @@ public struct PruneJob: Sendable {
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(
                 data.certification, indices: data.certificationIndices, batchSize: 256,
-                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)")).correctness
+                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)"), sharing: options.sharing).correctness
             return (built, PairedDrop(reference: referenceCertification, candidate: correctness))
         }
         var looks: [Certification.Look] = []
@@ -203,12 +203,12 @@ public struct PruneJob: Sendable {
         let after = try GraphSummary(model: pruned)
         let output = try Executor(model: pruned)
         let outputValidation = try output.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
-                                                   reporter: PhaseReporter(base: reporter, phase: "validate output model")).accuracy
+                                                   reporter: PhaseReporter(base: reporter, phase: "validate output model"), sharing: options.sharing).accuracy
         var testAccuracy: (Double, Double)?
         if let test = data.test {
             let all = Array(0..<test.images.count)
-            let a = try input.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model")).accuracy
-            let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model")).accuracy
+            let a = try input.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model"), sharing: options.sharing).accuracy
+            let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model"), sharing: options.sharing).accuracy
             testAccuracy = (a, b)
         }
         lap("evaluate output")
@@ -228,6 +228,9 @@ public struct PruneJob: Sendable {
         report.temperature = options.loss.needsTeacher ? options.temperature : nil
         report.nodesBefore = self.model.graph.nodes.count
         report.nodesAfter = pruned.graph.nodes.count
+        report.ranks = options.sharing.size
+        report.threads = ComputeThreads.current
+        report.microBatch = options.sharing.microBatch
         return Outcome(model: pruned, report: report, input: model)
     }
 

@@ -7,12 +7,16 @@ internal import CBLAS
 /// when `transA`), B is stored `k x n` (or `n x k` when `transB`), C is `m x n`.
 /// Computes `C = alpha * op(A) * op(B) + beta * C`; with `beta == 0` C need not be initialised.
 public enum GEMM {
-    /// OpenBLAS starts with as many threads as cores; the engine wants exactly 2 (see brief),
-    /// set once, lazily and thread-safely, before the first product.
-    private static let configured: Void = { openblas_set_num_threads(Int32(defaultThreadCount)) }()
+    /// OpenBLAS starts with as many threads as cores; the engine wants `Parallel.workerCount`
+    /// (2 unless `ComputeThreads.set` says otherwise), set once, lazily and thread-safely,
+    /// before the first product.
+    private static let configured: Void = { openblas_set_num_threads(Int32(Parallel.workerCount)) }()
 
-    /// The OpenBLAS thread count set before the first product: the machine's 2 cores.
-    public static let defaultThreadCount = 2
+    /// Sets OpenBLAS's thread count (`ComputeThreads.set`).
+    static func setThreads(_ count: Int) {
+        _ = configured
+        openblas_set_num_threads(Int32(count))
+    }
 
     public static func multiply(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,

@@ -4,8 +4,9 @@ internal import Dispatch
 ///
 /// Runs inline when one worker suffices, so small problems pay no dispatch cost.
 enum Parallel {
-    /// Number of workers the kernels use: the machine has 2 cores.
-    static let workerCount = 2
+    /// Number of workers the kernels use (`ComputeThreads.set`; the machine has 2 cores). Set
+    /// once, before any work starts.
+    nonisolated(unsafe) static var workerCount = 2
 
     static func forEachChunk(
         count: Int, workers: Int = workerCount, _ body: (_ worker: Int, _ range: Range<Int>) -> Void

@@ -138,9 +138,18 @@ public struct PruneReport: Sendable, Codable {
     /// distillation temperature (nil with `labels`).
     public var loss: String?
     public var temperature: Double?
+    /// The processes that ran the job (MPI ranks; 1 without mpirun), the compute threads of
+    /// each, and the images per unit of a training step (`WorkSharing`).
+    public var ranks: Int?
+    public var threads: Int?
+    public var microBatch: Int?
+    /// Under mpirun: the exchanges rank 0 took part in and the bytes it sent.
+    public var exchanges: Int?
+    public var bytesSent: Int?
 
     enum CodingKeys: String, CodingKey {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, temperature
+        case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent"
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"

@@ -28,30 +28,30 @@ public struct TeacherOutputs: Sendable {
     /// `[rows, classes]`, row-major.
     let logits: [Float]
 
-    /// Runs `executor` (the input model) over `indices` of `data` in batches of `batchSize`.
+    /// Runs `executor` (the input model) over `indices` of `data` in batches of `batchSize`
+    /// (batch `b` on rank `b % ranks` of `sharing`; every rank gets all logits).
     public init(executor: Executor, data: Preprocessor, indices: [Int], batchSize: Int = 256,
-                reporter: any Reporter = SilentReporter()) throws(EngineError) {
+                reporter: any Reporter = SilentReporter(), sharing: WorkSharing = WorkSharing()) throws(EngineError) {
         guard let inputName = executor.inputNames.first, let outputName = executor.outputNames.first else {
             throw .graph("the teacher has no input or no output")
         }
-        var rowOf = [Int32](repeating: -1, count: data.images.count)
-        var logits: [Float] = []
-        var classes = 0
-        var begin = 0
-        while begin < indices.count {
-            let batch = indices[begin..<min(begin + batchSize, indices.count)]
+        var done = 0
+        let batches = (indices.count + batchSize - 1) / batchSize
+        let parts = try sharing.shared(units: batches) { (b: Int) throws(EngineError) -> [Double] in
+            let batch = indices[b * batchSize ..< min((b + 1) * batchSize, indices.count)]
             let (input, _) = data.inputBatch(batch)
             guard let z = try executor.run([inputName: input])[outputName] else { throw .graph("the teacher's output '\(outputName)' is missing") }
             guard z.dataType == .float, z.shape.count == 2, z.shape[0] == batch.count, z.shape[1] > 0 else {
                 throw .graph("the teacher's output has shape \(z.shape), not [batch, classes] of float")
             }
-            classes = z.shape[1]
-            for (k, index) in batch.enumerated() { rowOf[index] = Int32(begin + k) }
-            logits += z.floats
-            begin += batch.count
-            reporter.progress(phase: "teacher outputs", done: begin, total: indices.count, detail: "")
+            done += batch.count
+            reporter.progress(phase: "teacher outputs", done: min(indices.count, done * sharing.size), total: indices.count, detail: "")
+            return z.floats.map(Double.init)
         }
-        self.classes = classes
+        var rowOf = [Int32](repeating: -1, count: data.images.count)
+        for (row, index) in indices.enumerated() { rowOf[index] = Int32(row) }
+        let logits = parts.flatMap { $0.map { Float($0) } }
+        self.classes = indices.isEmpty ? 0 : logits.count / indices.count
         self.rowOf = rowOf
         self.logits = logits
     }

@@ -67,7 +67,7 @@ public struct FilterSearch: Sendable {
 
     func evaluate(_ removed: Set<Int>, phase: String) throws(EngineError) -> EvaluationResult {
         try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
-                              parameters: ChannelPruning.maskValues(masks, analysis, removed: removed))
+                              parameters: ChannelPruning.maskValues(masks, analysis, removed: removed), sharing: options.sharing)
     }
 
     /// Taylor importance of every group with `removed` masked, over `images` training images.
@@ -84,9 +84,8 @@ public struct FilterSearch: Sendable {
         while begin < images.count {
             let batch = images[begin..<min(begin + options.batchSize, images.count)]
             begin += batch.count
-            let (input, labels) = train.inputBatch(batch)
-            let result = try executor.lossAndGradients(input: input, target: options.targets.target(batch, labels: labels), parameters: parameters,
-                                                       importanceOnly: true)
+            let result = try executor.sharedLossAndGradients(batch, data: train, targets: options.targets, parameters: parameters,
+                                                             names: masks.map(\.initializer), importanceOnly: true, sharing: options.sharing)
             for i in batchSum.indices { batchSum[i] = 0 }
             for (k, m) in masks.enumerated() {
                 guard let g = result.importanceGradients[m.initializer]?.floats else { continue }

@@ -70,6 +70,8 @@ public struct PruningOptions: Sendable {
     public var temperature = 4.0
     /// The input model's logits on the training images; needed by `distill` and `both`.
     public var teacher: TeacherOutputs?
+    /// How passes over images are split into micro-batches and shared between MPI ranks.
+    public var sharing = WorkSharing()
 
     public init() {}
 }
@@ -148,7 +150,7 @@ public struct PruningSearch: Sendable {
 
     func evaluate(_ state: ScalingState, phase: String) throws(EngineError) -> EvaluationResult {
         try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
-                              parameters: state.parameters())
+                              parameters: state.parameters(), sharing: options.sharing)
     }
 
     /// `trainIndices` shuffled by the seed for `stream`.
@@ -168,7 +170,7 @@ public struct PruningSearch: Sendable {
             phases.append((name, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.targets, reporter: reporter)
+        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.targets, reporter: reporter, sharing: options.sharing)
         var state = ScalingState(layers: layers)
         let reference: [Bool]
         if let known = self.reference { reference = known } else {

@@ -9,14 +9,17 @@ public struct ScalingFactorTrainer: Sendable {
     /// What the factors are trained and importance is measured against.
     public var targets: TrainingTargets
     public var reporter: any Reporter
+    /// How each batch is split into micro-batches and shared between ranks.
+    public var sharing: WorkSharing
 
     public init(executor: Executor, data: Preprocessor, batchSize: Int, targets: TrainingTargets = TrainingTargets(),
-                reporter: any Reporter = SilentReporter()) {
+                reporter: any Reporter = SilentReporter(), sharing: WorkSharing = WorkSharing()) {
         self.executor = executor
         self.data = data
         self.batchSize = batchSize
         self.targets = targets
         self.reporter = reporter
+        self.sharing = sharing
     }
 
     /// One pass over `indices` (in the order given) with a forward and backward pass per
@@ -33,9 +36,8 @@ public struct ScalingFactorTrainer: Sendable {
         while begin < indices.count {
             let batch = indices[begin..<min(begin + batchSize, indices.count)]
             begin += batch.count
-            let (input, labels) = data.inputBatch(batch)
-            let result = try executor.lossAndGradients(input: input, target: targets.target(batch, labels: labels), parameters: state.parameters(),
-                                                       importanceOnly: optimizer == nil)
+            let result = try executor.sharedLossAndGradients(batch, data: data, targets: targets, parameters: state.parameters(),
+                                                             names: state.layers.map(\.factors), importanceOnly: optimizer == nil, sharing: sharing)
             var gradients: [String: [Float]] = [:]
             for layer in state.layers {
                 guard let g = result.importanceGradients[layer.factors]?.floats else { continue }

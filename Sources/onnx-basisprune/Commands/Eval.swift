@@ -3,6 +3,7 @@ import BasisPrune
 enum EvalCommand {
     static let help = """
         USAGE: onnx-basisprune eval MODEL --data SPEC [--limit N] [--batch-size B] [--json]
+               mpirun -n N onnx-basisprune eval MODEL --data SPEC ...   (batch b on rank b % N)
 
         Runs MODEL with this tool's CPU engine on labelled images and reports top-1 accuracy,
         mean cross-entropy, and images per second. The first graph output is read as logits
@@ -18,6 +19,7 @@ enum EvalCommand {
           --json                print {"accuracy" (a fraction), "loss", "images_per_second",
                                 "count", "correct"} as JSON instead of text
           --quiet               no progress on stderr
+        \(Ranks.help)
           -h, --help            show this help
 
         \(exitCodesHelp)
@@ -25,7 +27,7 @@ enum EvalCommand {
         """
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "eval", valueOptions: DataOptions.valueOptions.union(["--limit", "--batch-size"]),
+        let args = try Arguments(argv, command: "eval", valueOptions: DataOptions.valueOptions.union(["--limit", "--batch-size"]).union(Ranks.valueOptions),
                                  flagOptions: ["--json", "--quiet"])
         if args.has("--help") { return help }
         guard args.positional.count == 1 else { throw .usage("eval takes exactly one MODEL (see onnx-basisprune eval --help)") }
@@ -33,17 +35,20 @@ enum EvalCommand {
         let batchSize = try positiveInt(args, "--batch-size", default: 256)
         let limit = try args.values["--limit"].map { _ throws(CLIError) in try positiveInt(args, "--limit", default: 1) }
         guard args.values["--data"] != nil else { throw .usage("eval needs --data SPEC (see onnx-basisprune eval --help)") }
-        let model: Model
-        model = try loadModel(path)
-        let data = try DataOptions.preprocessor(args, model: model, modelPath: path)
-        let executor: Executor
-        do { executor = try Executor(model: model) } catch { throw .usage("\(path): \(error.description)") }
+        let sharing = try Ranks.setUp(args)
+        let (data, executor) = try Ranks.agree(sharing) { () throws(CLIError) in
+            let model = try loadModel(path)
+            let data = try DataOptions.preprocessor(args, model: model, modelPath: path)
+            do { return (data, try Executor(model: model)) } catch { throw .usage("\(path): \(error)") }
+        }
         let count = min(limit ?? data.images.count, data.images.count)
         let result: EvaluationResult
         do {
             result = try executor.evaluate(data, indices: Array(0..<count), batchSize: batchSize,
-                                           reporter: TerminalReporter(quiet: args.has("--quiet")))
-        } catch { throw CLIError(message: "\(path): \(error.description)", code: .runtimeFailure) }
+                                           reporter: TerminalReporter(quiet: args.has("--quiet") || !Ranks.leads), sharing: sharing)
+        } catch let error as EngineError {
+            throw Ranks.error(error, prefix: "\(path): ")
+        } catch { throw CLIError(message: "\(path): \(error)", code: .runtimeFailure) }
         if args.has("--json") { return try encodeJSON(result) }
         return """
             model        \(path)

@@ -113,6 +113,14 @@ enum PruneCommand {
           drop <= X pt with 95 % confidence on N images. With --prune-ratio only the result is
           checked.
 
+        SEVERAL PROCESSES (mpirun -n N onnx-basisprune IN OUT --data ...; README "Several hosts"):
+          Every rank runs the job; the passes over images are shared: each evaluation batch and
+          each micro-batch of a training step runs on one rank, and the results are exchanged
+          and added in a fixed order, so N ranks write the same OUT as one (with the same
+          --threads). Rank 0 prints and writes OUT, --report and --plot; a rank that fails ends
+          the job (exit 1, one line from that rank, nothing written).
+        \(Ranks.help)
+
         OUTPUT:
           --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 2,
                                 schemas/prune.schema.json)
@@ -140,7 +148,7 @@ enum PruneCommand {
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
         "--confidence", "--cert-fraction", "--cert-data", "--loss", "--temperature",
-    ])
+    ]).union(Ranks.valueOptions)
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
         guard let text = args.values[option] else { return value }
@@ -220,50 +228,26 @@ enum PruneCommand {
         let (inputPath, outputPath) = (args.positional[0], args.positional[1])
         _ = try OutputFiles(inputs: [inputPath], [("OUT", outputPath), ("--report", args.values["--report"]), ("--plot", args.values["--plot"])],
                             inPlace: args.has("--in-place"))
-        let options = try self.options(args)
+        var options = try self.options(args)
+        options.sharing = try Ranks.setUp(args)
         let valFraction = try double(args, "--val-fraction", default: 0.1, range: 0.001...0.9)
-        let reporter = TerminalReporter(quiet: args.has("--quiet"))
-
-        let loaded = try loadModel(inputPath)
-        let train = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath)
-        var trainIndices = Array(0..<train.images.count)
-        let validation: Preprocessor
-        var validationIndices: [Int]
-        if args.values["--val-data"] != nil {
-            validation = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--val-data")
-            validationIndices = Array(0..<validation.images.count)
-        } else {
-            var random = SeededRandom(seed: options.seed, stream: 1 << 32)
-            trainIndices.seededShuffle(using: &random)
-            let held = max(2, Int(Double(trainIndices.count) * valFraction))
-            validation = train
-            validationIndices = Array(trainIndices.prefix(held)).sorted()
-            trainIndices = Array(trainIndices.dropFirst(held)).sorted()
-            reporter.warning("no --val-data: validating and certifying on \(held) images held out of --data; if the input model was fine-tuned on them, it will look better on them than on new data")
+        let reporter = TerminalReporter(quiet: args.has("--quiet") || !Ranks.leads)
+        // Each rank loads the model and its data; a rank that cannot ends the job for all.
+        let (loaded, data) = try Ranks.agree(options.sharing) { () throws(CLIError) in
+            try load(args, inputPath: inputPath, seed: options.seed, valFraction: valFraction, reporter: reporter)
         }
-        let certification: Preprocessor
-        let certificationIndices: [Int]
-        if args.values["--cert-data"] != nil {
-            certification = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--cert-data")
-            certificationIndices = Array(0..<certification.images.count)
-        } else {
-            let fraction = try double(args, "--cert-fraction", default: 0.5, range: 0.01...0.99)
-            guard validationIndices.count >= 2 else {
-                throw .usage("\(args.values["--val-data"] ?? "--data"): \(validationIndices.count) validation image: too few to carve certification images from (give more, or --cert-data)")
-            }
-            (validationIndices, certificationIndices) = PruneJob.Data.carve(validationIndices, certificationFraction: fraction, seed: options.seed)
-            certification = validation
-        }
-        let test = try args.values["--test-data"].map { _ throws(CLIError) in
-            try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--test-data")
-        }
-        let data = PruneJob.Data(train: train, trainIndices: trainIndices, validation: validation, validationIndices: validationIndices,
-                                 certification: certification, certificationIndices: certificationIndices, test: test)
+        let validation = data.validation, validationIndices = data.validationIndices
 
         do {
             let job = PruneJob(model: loaded, options: options, inputName: inputPath, outputName: outputPath, reporter: reporter)
             let outcome = try job.run(data)
             var report = outcome.report
+            // Rank 0 alone writes and verifies; the job's exit code is its.
+            guard Ranks.leads else { return "" }
+            if let traffic = Ranks.mpi?.traffic {
+                report.exchanges = traffic.collectives
+                report.bytesSent = traffic.bytesSent
+            }
             guard outcome.certified || args.has("--force") else {
                 throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification?.summary ?? "no candidate"); \(outputPath) not written (--force writes the most pruned candidate)",
                                code: .budgetNotMet)
@@ -293,7 +277,7 @@ enum PruneCommand {
         } catch let error as PassError {
             throw .usage("\(inputPath): \(error.description)")
         } catch let error as EngineError {
-            throw CLIError(message: "\(inputPath): \(error.description)", code: .runtimeFailure)
+            throw Ranks.error(error, prefix: "\(inputPath): ")
         } catch let error as ONNXError {
             throw CLIError(message: error.description, code: .runtimeFailure)
         } catch let error as ShapeError {
@@ -301,6 +285,48 @@ enum PruneCommand {
         } catch {
             throw CLIError(message: "\(error)", code: .runtimeFailure)
         }
+    }
+
+    /// The model and the job's images: training, validation, certification (carved from the
+    /// validation images unless --cert-data) and test.
+    static func load(_ args: Arguments, inputPath: String, seed: UInt64, valFraction: Double,
+                     reporter: TerminalReporter) throws(CLIError) -> (Model, PruneJob.Data) {
+        let loaded = try loadModel(inputPath)
+        let train = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath)
+        var trainIndices = Array(0..<train.images.count)
+        let validation: Preprocessor
+        var validationIndices: [Int]
+        if args.values["--val-data"] != nil {
+            validation = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--val-data")
+            validationIndices = Array(0..<validation.images.count)
+        } else {
+            var random = SeededRandom(seed: seed, stream: 1 << 32)
+            trainIndices.seededShuffle(using: &random)
+            let held = max(2, Int(Double(trainIndices.count) * valFraction))
+            validation = train
+            validationIndices = Array(trainIndices.prefix(held)).sorted()
+            trainIndices = Array(trainIndices.dropFirst(held)).sorted()
+            reporter.warning("no --val-data: validating and certifying on \(held) images held out of --data; if the input model was fine-tuned on them, it will look better on them than on new data")
+        }
+        let certification: Preprocessor
+        let certificationIndices: [Int]
+        if args.values["--cert-data"] != nil {
+            certification = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--cert-data")
+            certificationIndices = Array(0..<certification.images.count)
+        } else {
+            let fraction = try double(args, "--cert-fraction", default: 0.5, range: 0.01...0.99)
+            guard validationIndices.count >= 2 else {
+                throw .usage("\(args.values["--val-data"] ?? "--data"): \(validationIndices.count) validation image: too few to carve certification images from (give more, or --cert-data)")
+            }
+            (validationIndices, certificationIndices) = PruneJob.Data.carve(validationIndices, certificationFraction: fraction, seed: seed)
+            certification = validation
+        }
+        let test = try args.values["--test-data"].map { _ throws(CLIError) in
+            try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--test-data")
+        }
+        let data = PruneJob.Data(train: train, trainIndices: trainIndices, validation: validation, validationIndices: validationIndices,
+                                 certification: certification, certificationIndices: certificationIndices, test: test)
+        return (loaded, data)
     }
 
     /// Reloads `path` (OUT's staged file, called `name`) from disk and runs it beside `input`
