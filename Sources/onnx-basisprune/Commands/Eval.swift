@@ -46,9 +46,7 @@ enum EvalCommand {
         do {
             result = try executor.evaluate(data, indices: Array(0..<count), batchSize: batchSize,
                                            reporter: TerminalReporter(quiet: args.has("--quiet") || !Ranks.leads), sharing: sharing)
-        } catch let error as EngineError {
-            throw Ranks.error(error, prefix: "\(path): ")
-        } catch { throw CLIError(message: "\(path): \(error)", code: .runtimeFailure) }
+        } catch { throw Ranks.error(error, prefix: "\(path): ") }
         if args.has("--json") { return try encodeJSON(result) }
         return """
             model        \(path)
