@@ -1,3 +1,5 @@
+import Foundation
+
 /// The processes of a data-parallel job (MPI ranks) and the one collective the job needs.
 ///
 /// Every rank runs the whole job on the same inputs; only the passes over images are shared:
@@ -30,9 +32,31 @@ public struct WorkSharing: Sendable {
     /// ranks share a step.
     public var microBatch: Int
 
+    /// What this rank has sent in training steps (with more than one rank).
+    public let traffic = Traffic()
+
     public init(communicator: any Communicator = SingleProcess(), microBatch: Int = 64) {
         self.communicator = communicator
         self.microBatch = microBatch
+    }
+
+    /// Exchanges of training steps this rank took part in and the bytes it sent in them.
+    public final class Traffic: @unchecked Sendable {
+        private let lock = NSLock()
+        private var steps = 0, bytes = 0
+
+        func record(bytes: Int) {
+            lock.lock()
+            steps += 1
+            self.bytes += bytes
+            lock.unlock()
+        }
+
+        public var trainingSteps: (count: Int, bytesSent: Int) {
+            lock.lock()
+            defer { lock.unlock() }
+            return (steps, bytes)
+        }
     }
 
     public var rank: Int { communicator.rank }
@@ -44,7 +68,7 @@ public struct WorkSharing: Sendable {
     /// Runs `body` for each unit `0 ..< units` this rank owns and returns every unit's result
     /// in unit order, on every rank. When `body` throws on some ranks, every rank throws: the
     /// lowest failing rank its own error, every other rank `EngineError.otherRank`.
-    public func shared(units: Int, _ body: (Int) throws(EngineError) -> [Double]) throws(EngineError) -> [[Double]] {
+    public func shared(units: Int, training: Bool = false, _ body: (Int) throws(EngineError) -> [Double]) throws(EngineError) -> [[Double]] {
         guard communicator.size > 1 else {
             var results: [[Double]] = []
             for unit in 0..<units { results.append(try body(unit)) }
@@ -65,6 +89,7 @@ public struct WorkSharing: Sendable {
             }
         }
         let all = try communicator.allGather(sent)
+        if training { traffic.record(bytes: 8 * sent.count) }
         if let first = all.indices.first(where: { all[$0].first != 0 }) {
             if first == communicator.rank, var failure {
                 failure.failedRank = first

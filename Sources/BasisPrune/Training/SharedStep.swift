@@ -30,7 +30,7 @@ extension Executor {
         let counts = names.map { parameters[$0]?.count ?? 0 }
         // Per micro-batch: loss, hits, then for the gradients and the importance gradients of
         // each name a presence flag and its elements.
-        let parts = try sharing.shared(units: units) { (u: Int) throws(EngineError) -> [Double] in
+        let parts = try sharing.shared(units: units, training: true) { (u: Int) throws(EngineError) -> [Double] in
             let rows = u * size ..< min((u + 1) * size, batch.count)
             let images = batch[(batch.startIndex + rows.lowerBound) ..< (batch.startIndex + rows.upperBound)]
             let (input, _) = data.inputBatch(images)

@@ -247,6 +247,8 @@ enum PruneCommand {
             if let traffic = Ranks.mpi?.traffic {
                 report.exchanges = traffic.collectives
                 report.bytesSent = traffic.bytesSent
+                let steps = options.sharing.traffic.trainingSteps
+                report.bytesPerTrainingStep = steps.count > 0 ? steps.bytesSent / steps.count : 0
             }
             guard outcome.certified || args.has("--force") else {
                 throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification?.summary ?? "no candidate"); \(outputPath) not written (--force writes the most pruned candidate)",
