@@ -35,19 +35,29 @@ import Testing
         #expect(result.stderr == "onnx-basisprune: diff takes exactly two models A.onnx B.onnx (see onnx-basisprune diff --help)\n")
     }
 
-    /// The budget cannot be met: nothing written and only the error on stderr with --quiet
-    /// (no warning either, although --val-data is missing); --force writes OUT, the report and plot.
+    /// The budget cannot be met: no OUT, only the report (why), and only the error on stderr with
+    /// --quiet (no warning either, although --val-data is missing); --force writes OUT, the
+    /// report and plot.
     @Test func threeWhenTheBudgetCannotBeMet() throws {
         let directory = Fixtures.temporaryDirectory("exit3")
         let out = directory + "/out.onnx"
         var noValidation = Self.hopeless
         noValidation.removeSubrange(2...3)
-        let refused = try run(Fixtures.executable, [Fixtures.bundledModel, out] + noValidation + ["--quiet"])
+        let refusedReport = directory + "/refused.json"
+        let refused = try run(Fixtures.executable, [Fixtures.bundledModel, out] + noValidation + ["--quiet", "--report", refusedReport])
         #expect(refused.status == 3, "\(refused.stderr)")
         #expect(refused.stdout.isEmpty)
         #expect(refused.stderr.hasPrefix("onnx-basisprune: the accuracy budget cannot be certified: "))
+        #expect(refused.stderr.hasSuffix("; \(refusedReport) says why\n"), "\(refused.stderr)")
         #expect(refused.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: out))
+        // The report is written all the same: why nothing certified, and that OUT was not written.
+        #expect(try schemaError("prune", document: refusedReport) == nil)
+        let why = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: refusedReport))) as? [String: Any])
+        #expect(why["output_written"] as? Bool == false && why["within_budget"] as? Bool == false)
+        let looks = try #require((why["certification"] as? [String: Any])?["looks"] as? [[String: Any]])
+        #expect(looks.first?["certified"] as? Bool == false)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["refused.json"])
 
         let forced = try run(Fixtures.executable, [Fixtures.bundledModel, out] + Self.hopeless
                              + ["--force", "--quiet", "--report", directory + "/report.json", "--plot", directory + "/plot.svg"])
@@ -56,7 +66,7 @@ import Testing
         #expect(forced.stdout.contains("model totals"))
         #expect(try schemaError("prune", document: directory + "/report.json") == nil)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/report.json"))) as? [String: Any])
-        #expect(report["within_budget"] as? Bool == false)
+        #expect(report["within_budget"] as? Bool == false && report["output_written"] as? Bool == true)
         let stats = try renderedPNGStats(directory + "/plot.svg")
         #expect(stats.colours >= 5)
         #expect(stats.nonWhite > 0.01)

@@ -149,10 +149,13 @@ public struct PruneReport: Sendable, Codable {
     /// Under mpirun: the mean bytes rank 0 sent per training step (filter importance and
     /// scaling-factor steps: its micro-batches' loss, hits and gradients).
     public var bytesPerTrainingStep: Int?
+    /// Whether OUT was written: false when nothing certified and `--force` was not given (the
+    /// report then describes the searches' most pruned candidate, which was not written).
+    public var outputWritten: Bool?
 
     enum CodingKeys: String, CodingKey {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, temperature
-        case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step"
+        case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"

@@ -123,7 +123,8 @@ enum PruneCommand {
 
         OUTPUT:
           --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 2,
-                                schemas/prune.schema.json)
+                                schemas/prune.schema.json); written on exit 3 too, with
+                                "output_written": false, so a pipeline can read why
           --plot FILE.svg       an SVG: validation accuracy against parameters kept over the
                                 search, and bases kept per layer
           --verify              reload OUT from disk, run it beside the input model on the
@@ -250,11 +251,18 @@ enum PruneCommand {
                 let steps = options.sharing.traffic.trainingSteps
                 report.bytesPerTrainingStep = steps.count > 0 ? steps.bytesSent / steps.count : 0
             }
+            var staged = StagedOutputs()
+            report.outputWritten = outcome.certified || args.has("--force")
             guard outcome.certified || args.has("--force") else {
-                throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification?.summary ?? "no candidate"); \(outputPath) not written (--force writes the most pruned candidate)",
+                // The report still tells a pipeline why: the certification and its looks.
+                if let reportPath = args.values["--report"] {
+                    try staged.stage(Array(try encodeJSON(report).utf8), to: reportPath)
+                    try staged.commit()
+                }
+                let reportNote = args.values["--report"].map { "; \($0) says why" } ?? ""
+                throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification?.summary ?? "no candidate"); \(outputPath) not written (--force writes the most pruned candidate)\(reportNote)",
                                code: .budgetNotMet)
             }
-            var staged = StagedOutputs()
             let stagedModel = try staged.stage(ONNXExporter.encode(outcome.model), to: outputPath)
             if let line = report.skippedSummary() { reporter.warning(line) }
             if args.has("--verify") {
