@@ -28,7 +28,9 @@ extension Executor {
         let size = max(1, sharing.microBatch)
         let units = (batch.count + size - 1) / size
         let counts = names.map { parameters[$0]?.count ?? 0 }
-        // Per micro-batch: loss, hits, then for the gradients and the importance gradients of
+        // With `importanceOnly` one sweep gives both (`lossAndGradients`), so it is sent once.
+        let sweeps = importanceOnly ? 1 : 2
+        // Per micro-batch: loss, hits, then for the gradients (and the importance gradients) of
         // each name a presence flag and its elements.
         let parts = try sharing.shared(units: units, training: true) { (u: Int) throws(EngineError) -> [Double] in
             let rows = u * size ..< min((u + 1) * size, batch.count)
@@ -36,7 +38,7 @@ extension Executor {
             let (input, _) = data.inputBatch(images)
             let result = try lossAndGradients(input: input, target: target.rows(rows), parameters: parameters, importanceOnly: importanceOnly)
             var values: [Double] = [result.loss, Double(result.correct)]
-            for gradients in [result.gradients, result.importanceGradients] {
+            for gradients in [result.gradients, result.importanceGradients].prefix(sweeps) {
                 for (name, count) in zip(names, counts) {
                     if let g = gradients[name], g.count == count {
                         values.append(1)
@@ -50,9 +52,8 @@ extension Executor {
             return values
         }
         var loss = 0.0, correct = 0
-        var sums = [[Double]](repeating: [], count: 2 * names.count)
-        var present = [Bool](repeating: true, count: 2 * names.count)
-        for (k, i) in sums.indices.enumerated() { sums[i] = [Double](repeating: 0, count: counts[k % names.count]) }
+        var sums = (0 ..< sweeps * names.count).map { [Double](repeating: 0, count: counts[$0 % names.count]) }
+        var present = [Bool](repeating: true, count: sums.count)
         for (u, part) in parts.enumerated() {
             let weight = Double(min((u + 1) * size, batch.count) - u * size) / Double(batch.count)
             loss += weight * part[0]
@@ -69,7 +70,8 @@ extension Executor {
         for (k, name) in names.enumerated() {
             guard let shape = parameters[name]?.shape else { continue }
             if present[k] { gradients[name] = Value(shape: shape, floats: sums[k].map { Float($0) }) }
-            if present[names.count + k] { importance[name] = Value(shape: shape, floats: sums[names.count + k].map { Float($0) }) }
+            let i = (sweeps - 1) * names.count + k
+            if present[i] { importance[name] = sweeps == 1 ? gradients[name] : Value(shape: shape, floats: sums[i].map { Float($0) }) }
         }
         return LossAndGradients(loss: loss, correct: correct, gradients: gradients, importanceGradients: importance)
     }

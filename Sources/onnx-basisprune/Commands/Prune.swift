@@ -304,11 +304,16 @@ enum PruneCommand {
         let loaded = try loadModel(inputPath)
         let train = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath)
         var trainIndices = Array(0..<train.images.count)
+        /// The images of `option`'s spec, all of them, when it is given.
+        func given(_ option: String) throws(CLIError) -> (Preprocessor, [Int])? {
+            guard args.values[option] != nil else { return nil }
+            let images = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: option)
+            return (images, Array(0..<images.images.count))
+        }
         let validation: Preprocessor
         var validationIndices: [Int]
-        if args.values["--val-data"] != nil {
-            validation = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--val-data")
-            validationIndices = Array(0..<validation.images.count)
+        if let (images, all) = try given("--val-data") {
+            (validation, validationIndices) = (images, all)
         } else {
             var random = SeededRandom(seed: seed, stream: 1 << 32)
             trainIndices.seededShuffle(using: &random)
@@ -320,9 +325,8 @@ enum PruneCommand {
         }
         let certification: Preprocessor
         let certificationIndices: [Int]
-        if args.values["--cert-data"] != nil {
-            certification = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath, specOption: "--cert-data")
-            certificationIndices = Array(0..<certification.images.count)
+        if let (images, all) = try given("--cert-data") {
+            (certification, certificationIndices) = (images, all)
         } else {
             let fraction = try double(args, "--cert-fraction", default: 0.5, range: 0.01...0.99)
             guard validationIndices.count >= 2 else {
