@@ -78,7 +78,7 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     var line = "split \(file), \(layers.count) scaling-factor tensors, \(size)x\(size), batch \(batch), forward+backward:"
     for backend in Executor.Backend.allCases {
         let executor = try Executor(model: model, backend: backend)
-        let step = bestTime(reps: 3) { _ = try! executor.lossAndGradients(input: input, labels: labels, parameters: parameters) }
+        let step = bestTime(reps: backend == .automatic ? 10 : 3) { _ = try! executor.lossAndGradients(input: input, labels: labels, parameters: parameters) }
         line += String(format: " %@ %.1f ms (%.0f img/s)", backend == .automatic ? "oneDNN" : "reference", step * 1e3, Double(batch) / step)
         if backend == .automatic {
             if let refusal = executor.oneDNNTrainingRefusal { line += " [oneDNN refused: \(refusal)]" }

@@ -65,11 +65,13 @@ extension Executor {
                     result[0] += log(sum) - target
                 }
             }
-            // Progress of this rank, scaled to the whole pass.
+            // Progress of this rank, scaled to the whole pass; with several ranks the pass is
+            // finished (and its accuracy stated) only once every rank's results are in, below.
             done += batch.count
             correctSoFar += result.dropFirst().reduce(0) { $0 + Int($1) }
             let elapsed = Date().timeIntervalSince(start)
-            reporter.progress(phase: "eval", done: min(indices.count, done * sharing.size), total: indices.count,
+            let reach = sharing.size > 1 ? indices.count - 1 : indices.count
+            reporter.progress(phase: "eval", done: min(reach, done * sharing.size), total: indices.count,
                               detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(done * sharing.size) / max(elapsed, 1e-9),
                                              100 * Double(correctSoFar) / Double(done)))
             return result
@@ -83,6 +85,11 @@ extension Executor {
         }
         let correct = correctness.reduce(0) { $0 + ($1 ? 1 : 0) }
         let elapsed = Date().timeIntervalSince(start)
+        if sharing.size > 1, !indices.isEmpty {
+            reporter.progress(phase: "eval", done: indices.count, total: indices.count,
+                              detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(indices.count) / max(elapsed, 1e-9),
+                                             100 * Double(correct) / Double(indices.count)))
+        }
         return EvaluationResult(
             accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),
             loss: indices.isEmpty ? 0 : lossSum / Double(indices.count),
