@@ -43,13 +43,14 @@ let package = Package(
         .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
         .target(name: "COnnxSupport", dependencies: ["CProtobufC"]),
         .target(name: "CImageDecode", dependencies: ["CJPEG"]),
+        .target(name: "CDNNLKernels", linkerSettings: [.linkedLibrary("gomp")]),
 
         // MARK: - Library
         .target(
             name: "BasisPrune",
             dependencies: [
                 "CProtobufC", "COnnxProto", "COnnxSupport", "CBLAS", "CLAPACKE",
-                "CZlib", "CPNG", "CJPEG", "CImageDecode", "CDNNL", "CMPIShim",
+                "CZlib", "CPNG", "CJPEG", "CImageDecode", "CDNNL", "CDNNLKernels", "CMPIShim",
             ],
             swiftSettings: strictLibrarySettings),
 

@@ -1,4 +1,5 @@
 internal import CDNNL
+internal import CDNNLKernels
 import Foundation
 
 /// Forward inference of a whole graph through oneDNN (Debian's `libdnnl`): every activation
@@ -122,6 +123,15 @@ final class DNNLForward: @unchecked Sendable {
 
     func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws(Unsupported) {
         guard status == dnnl_success else { throw Unsupported(description: "oneDNN: \(what()) failed (status \(status.rawValue))") }
+    }
+
+    /// The bounds of a fused activation `cdnnl_gemv` applies (`nil` outer: one it cannot;
+    /// `nil` inner: none): Relu and Clip.
+    static func clampOf(_ eltwise: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?) -> (Float, Float)?? {
+        guard let eltwise else { return .some(nil) }
+        if eltwise.alg == dnnl_eltwise_relu, eltwise.alpha == 0 { return .some((0, .infinity)) }
+        if eltwise.alg == dnnl_eltwise_clip_v2 { return .some((eltwise.alpha, eltwise.beta)) }
+        return nil
     }
 
     static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
@@ -330,6 +340,15 @@ final class DNNLForward: @unchecked Sendable {
             let t = tensors[name]!
             if Self.equal(t.md, md) && !copy { return (name, t) }
             let converted = name + "#" + String(steps.count)
+            // On a 1x1 plane with whole blocks of channels, plain and blocked layouts put every
+            // value at the same offset: the same buffer, seen in the other layout, no step.
+            if !copy, !training, let from = ChannelLayout(dims: t.dims, md: t.md), let to = ChannelLayout(dims: t.dims, md: md),
+               from.positions == 1, from.channels % from.block == 0, from.channels % to.block == 0 {
+                let view = try define(converted, md, dims: t.dims, slot: t.slot)
+                readers[converted] = 1
+                convertedFrom[converted] = name
+                return (converted, view)
+            }
             let target = try define(converted, md, dims: t.dims)
             var from = t.md, to = md
             var pd: dnnl_primitive_desc_t?
@@ -505,6 +524,37 @@ final class DNNLForward: @unchecked Sendable {
                     dnnl_post_ops_destroy(ops)
                     result = fused.node.outputs[0]
                     absorbed.insert(result)
+                }
+                // At batch 1 on a 1x1 plane (the last stages at small inputs) the product reads
+                // each weight once, so it is bound by how fast weights stream in: a loop of our
+                // own (`cdnnl_gemv`, on oneDNN's OpenMP threads) reads them faster than oneDNN's
+                // inner product does (measured on this model's shapes, 2 threads). Channel c is
+                // at offset c in every layout the plan uses for one image on one position.
+                if dense, !training, inDims[0] == 1, inDims[2] * inDims[3] == 1, let source = tensors[x],
+                   ChannelLayout(dims: source.dims, md: source.md) != nil,
+                   let clamp = Self.clampOf(fused.map { ($0.alg, $0.alpha, $0.beta) }) {
+                    let columns = w.shape[1]
+                    let weights = UnsafeMutablePointer<Float>.allocate(capacity: cout * columns)
+                    let biases = UnsafeMutablePointer<Float>.allocate(capacity: cout)
+                    w.withElements(as: Float.self) { weights.initialize(from: $0.baseAddress!, count: cout * columns) }
+                    for o in 0..<cout { biases[o] = b?.floats[o] ?? 0 }
+                    ownedBuffers += [UnsafeMutableRawPointer(weights), UnsafeMutableRawPointer(biases)]
+                    let product = try define(result + "#dense", Self.md([1, cout], dnnl_ab), dims: [1, cout])
+                    var flat = Self.md([1, cout], dnnl_ab)
+                    var plain = dnnl_memory_desc_t()
+                    try check(dnnl_memory_desc_reshape(&plain, &flat, 4, Self.dims(outDims)), "\(node.displayName): reshape")
+                    _ = try define(result, plain, dims: outDims, slot: product.slot)
+                    readers[result + "#dense"] = 1
+                    read([result + "#dense", x])
+                    let (xMemory, yMemory) = (source.memory!, product.memory!)
+                    let (low, high) = clamp ?? (-.infinity, .infinity)
+                    steps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: xMemory),
+                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: yMemory)]) {
+                        var problem = cdnnl_gemv_problem(weights: weights, x: Self.handle(xMemory), bias: biases, y: Self.handle(yMemory),
+                                                         rows: Int32(cout), columns: Int32(columns), low: low, high: high)
+                        cdnnl_gemv(&problem)
+                    })
+                    continue
                 }
                 var pd: dnnl_primitive_desc_t?
                 if dense {

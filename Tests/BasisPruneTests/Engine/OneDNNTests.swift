@@ -36,6 +36,30 @@ import Testing
         }
     }
 
+    /// 1x1 convs on a 1x1 plane: at batch 1 the plan runs them with its own matrix-vector loop
+    /// (`cdnnl_gemv`), rows and columns that are not multiples of its 4 rows and 8 columns
+    /// included, with a fused Clip, a fused Relu and none; at batch 3 oneDNN's inner product.
+    @Test(arguments: [1, 3])
+    func denseConvsOnOnePositionMatchTheReference(batch: Int) throws {
+        var b = GraphBuilder(random: SeededRandom(seed: 5))
+        b.initializers.append(Tensor(name: "zero", dims: [], floats: [0]))
+        b.initializers.append(Tensor(name: "six", dims: [], floats: [6]))
+        let a = b.node("Conv", ["x", b.weight("w1", [7, 13, 1, 1]), b.weight("b1", [7])], "a")
+        let clipped = b.node("Clip", [a, "zero", "six"], "clipped")
+        let c = b.node("Conv", [clipped, b.weight("w2", [37, 7, 1, 1])], "c")
+        let r = b.node("Relu", [c], "r")
+        let d = b.node("Conv", [r, b.weight("w3", [16, 37, 1, 1]), b.weight("b3", [16])], "d")
+        let flat = b.node("Flatten", [d], "flat")
+        _ = b.node("Gemm", [flat, b.weight("hw", [5, 16]), b.weight("hb", [5])], "logits", ["transB": .int(1)])
+        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: [batch, 13, 1, 1].map { Dimension(.known(Int64($0))) }))
+        let graph = Graph(name: "g", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type)],
+                          outputs: [ValueInfo(name: "logits", type: nil)])
+        let model = Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 13)], graph: graph)
+        let (difference, refusal) = try Self.compare(model, input: [batch, 13, 1, 1])
+        #expect(refusal == nil, "\(refusal ?? "")")
+        #expect(difference < 1e-5, "relative difference \(difference)")
+    }
+
     @Test func imagenetModelMatchesTheReference() throws {
         let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.imagenetModel)).model
         let (difference, refusal) = try Self.compare(model, input: [2, 3, 224, 224])
