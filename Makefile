@@ -50,7 +50,7 @@ demo: build
 
 bench: deps
 	swift build -c release --product bench
-	.build/release/bench engine 3
+	.build/release/bench engine 1 5
 	.build/release/bench train 32 32
 	.build/release/bench train 128 32
 	.build/release/bench train 32 224

@@ -91,7 +91,7 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     exit(0)
 }
 
-// MARK: - engine against onnxruntime (bench engine [seconds])
+// MARK: - engine against onnxruntime (bench engine [seconds] [rounds])
 /// Images per second of the engine on a random batch: best of timed runs for `seconds`.
 func engineThroughput(_ executor: Executor, size: Int, batch: Int, seconds: Double) throws -> Double {
     let input = Value(shape: [batch, 3, size, size], floats: (0..<(batch * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
@@ -122,6 +122,7 @@ func onnxruntimeThroughput(model: String, size: Int, batch: Int, seconds: Double
 
 if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "engine" {
     let seconds = CommandLine.arguments.count >= 3 ? Double(CommandLine.arguments[2]) ?? 3 : 3
+    let rounds = CommandLine.arguments.count >= 4 ? Int(CommandLine.arguments[3]) ?? 5 : 5
     let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures").standardizedFileURL.path
     let models = [
         ("fmnist-lite0-32", fixtures + "/fmnist-lite0-32.onnx", 32),
@@ -132,7 +133,7 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "engine" {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-engine-\(getpid())").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    print("images/s of the simplified models, best of runs over \(seconds) s each; 2 threads for both; same machine, same run")
+    print("images/s of the simplified models, best of runs over \(seconds) s each, \(rounds) interleaved rounds, medians; 2 threads for both; same machine, same run")
     print("model                         input    batch   engine (oneDNN)  reference kernels  onnxruntime   ratio")
     for (name, path, size) in models {
         let simplified = try Simplify.run(ONNXImporter.load(path: path)).model
@@ -140,11 +141,19 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "engine" {
         try ONNXExporter.write(simplified, to: clean)
         let executor = try Executor(model: simplified), reference = try Executor(model: simplified, backend: .reference)
         for batch in [1, 32, 256] where size == 32 || batch <= 32 {
-            let ours = try engineThroughput(executor, size: size, batch: batch, seconds: seconds)
+            // Interleaved rounds (engine, then onnxruntime), medians: this shared machine's
+            // speed drifts within a minute, so one best-of per side would compare two moments.
+            var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
+            for _ in 0..<rounds {
+                ours.append(try engineThroughput(executor, size: size, batch: batch, seconds: seconds))
+                theirs.append(try onnxruntimeThroughput(model: clean, size: size, batch: batch, seconds: seconds))
+                ratios.append(ours.last! / theirs.last!)
+            }
             let kernels = try engineThroughput(reference, size: size, batch: batch, seconds: seconds)
-            let theirs = try onnxruntimeThroughput(model: clean, size: size, batch: batch, seconds: seconds)
-            print(String(format: "%@ %3dx%-3d %6d %16.1f %18.1f %12.1f %7.2fx", name.padding(toLength: 29, withPad: " ", startingAt: 0), size, size, batch,
-                         ours, kernels, theirs, ours / theirs) + (executor.oneDNNRefusal.map { "  (oneDNN refused: \($0))" } ?? ""))
+            func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+            print(String(format: "%@ %3dx%-3d %6d %16.1f %18.1f %12.1f %7.2fx  (rounds: %@)", name.padding(toLength: 29, withPad: " ", startingAt: 0), size, size,
+                         batch, median(ours), kernels, median(theirs), median(ratios), ratios.map { String(format: "%.2f", $0) }.joined(separator: " "))
+                  + (executor.oneDNNRefusal.map { "  (oneDNN refused: \($0))" } ?? ""))
         }
     }
     exit(0)
