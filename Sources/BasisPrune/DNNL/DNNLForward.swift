@@ -334,6 +334,17 @@ final class DNNLForward: @unchecked Sendable {
             try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: x.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], what)
             return kept
         }
+        /// A dense conv's [N, Cout] product in layout `md`, also seen as its output `result`
+        /// [N, Cout, 1, 1] in the same buffer.
+        func denseProduct(_ result: String, _ md: dnnl_memory_desc_t, outDims: [Int], _ node: Node) throws(Unsupported) -> Tensor {
+            let product = try define(result + "#dense", md, dims: Array(outDims.prefix(2)))
+            var flat = md, plain = dnnl_memory_desc_t()
+            try check(dnnl_memory_desc_reshape(&plain, &flat, 4, Self.dims(outDims)), "\(node.displayName): reshape")
+            _ = try define(result, plain, dims: outDims, slot: product.slot)
+            readers[result + "#dense"] = 1
+            read([result + "#dense"])
+            return product
+        }
         /// `name` in layout `md`: itself, or a reorder of it into a new tensor (read once).
         /// With `copy`, a copy is made even when the layout already matches.
         func inLayout(_ name: String, _ md: dnnl_memory_desc_t, copy: Bool = false) throws(Unsupported) -> (name: String, tensor: Tensor) {
@@ -525,27 +536,23 @@ final class DNNLForward: @unchecked Sendable {
                     result = fused.node.outputs[0]
                     absorbed.insert(result)
                 }
+                let fusedEltwise = fused.map { ($0.alg, $0.alpha, $0.beta) }
+                let biasValues = b?.floats ?? [Float](repeating: 0, count: cout)
                 // At batch 1 on a 1x1 plane (the last stages at small inputs) the product reads
                 // each weight once, so it is bound by how fast weights stream in: a loop of our
                 // own (`cdnnl_gemv`, on oneDNN's OpenMP threads) reads them faster than oneDNN's
                 // inner product does (measured on this model's shapes, 2 threads). Channel c is
                 // at offset c in every layout the plan uses for one image on one position.
                 if dense, !training, inDims[0] == 1, inDims[2] * inDims[3] == 1, let source = tensors[x],
-                   ChannelLayout(dims: source.dims, md: source.md) != nil,
-                   let clamp = Self.clampOf(fused.map { ($0.alg, $0.alpha, $0.beta) }) {
+                   ChannelLayout(dims: source.dims, md: source.md) != nil, let clamp = Self.clampOf(fusedEltwise) {
                     let columns = w.shape[1]
                     let weights = UnsafeMutablePointer<Float>.allocate(capacity: cout * columns)
                     let biases = UnsafeMutablePointer<Float>.allocate(capacity: cout)
                     w.withElements(as: Float.self) { weights.initialize(from: $0.baseAddress!, count: cout * columns) }
-                    for o in 0..<cout { biases[o] = b?.floats[o] ?? 0 }
+                    biases.initialize(from: biasValues, count: cout)
                     ownedBuffers += [UnsafeMutableRawPointer(weights), UnsafeMutableRawPointer(biases)]
-                    let product = try define(result + "#dense", Self.md([1, cout], dnnl_ab), dims: [1, cout])
-                    var flat = Self.md([1, cout], dnnl_ab)
-                    var plain = dnnl_memory_desc_t()
-                    try check(dnnl_memory_desc_reshape(&plain, &flat, 4, Self.dims(outDims)), "\(node.displayName): reshape")
-                    _ = try define(result, plain, dims: outDims, slot: product.slot)
-                    readers[result + "#dense"] = 1
-                    read([result + "#dense", x])
+                    let product = try denseProduct(result, Self.md([1, cout], dnnl_ab), outDims: outDims, node)
+                    read([x])
                     let (xMemory, yMemory) = (source.memory!, product.memory!)
                     let (low, high) = clamp ?? (-.infinity, .infinity)
                     steps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: xMemory),
@@ -565,24 +572,16 @@ final class DNNLForward: @unchecked Sendable {
                 defer { dnnl_primitive_desc_destroy(pd) }
                 let source = try inLayout(x, queried(pd, dnnl_query_src_md))
                 let weights = try constant(w.floats, plain: plainWeights, wanted: queried(pd, dnnl_query_weights_md))
-                let biasMemory = try constantMemory(bias, b?.floats ?? [Float](repeating: 0, count: cout))
-                var destination = queried(pd, dnnl_query_dst_md)
-                var y = try define(dense ? result + "#dense" : result, destination, dims: dense ? [outDims[0], cout] : outDims)
-                let product = y
-                if dense {
-                    // The [N, Cout] product seen as [N, Cout, 1, 1], in the same buffer.
-                    var plain = dnnl_memory_desc_t()
-                    try check(dnnl_memory_desc_reshape(&plain, &destination, 4, Self.dims(outDims)), "\(node.displayName): reshape")
-                    y = try define(result, plain, dims: outDims, slot: product.slot)
-                    readers[result + "#dense"] = 1
-                    read([result + "#dense"])
-                }
+                let biasMemory = try constantMemory(bias, biasValues)
+                let destination = queried(pd, dnnl_query_dst_md)
+                let product = dense ? try denseProduct(result, destination, outDims: outDims, node)
+                                    : try define(result, destination, dims: outDims)
                 read([source.name])
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: source.tensor.memory), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights),
                              dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: product.memory)], "conv")
                 if training {
                     recipes.append(.conv(Recipe.Conv(hint: try hint(pd), x: x, y: result, weights: w, weightDims: weightDims, dense: dense,
-                                                     strides: strides, pads: pads, eltwise: fused.map { ($0.alg, $0.alpha, $0.beta) })))
+                                                     strides: strides, pads: pads, eltwise: fusedEltwise)))
                 }
 
             case "Relu", "Clip", "Sigmoid", "HardSwish":

@@ -20,6 +20,11 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
 }
 
 extension Executor {
+    /// The rate and accuracy an evaluation's progress line states.
+    static func progressDetail(images: Int, seconds: Double, correct: Int, of scored: Int) -> String {
+        String(format: "%.0f img/s, accuracy %.2f %%", Double(images) / max(seconds, 1e-9), 100 * Double(correct) / Double(scored))
+    }
+
     /// Runs the model over `indices` of `data` in batches of `batchSize` and scores its first
     /// output as logits `[batch, classes]`. `parameters` replace the initializers of the same
     /// names (trained scaling factors). With several ranks in `sharing`, batch `b` runs on rank
@@ -72,8 +77,7 @@ extension Executor {
             let elapsed = Date().timeIntervalSince(start)
             let reach = sharing.size > 1 ? indices.count - 1 : indices.count
             reporter.progress(phase: "eval", done: min(reach, done * sharing.size), total: indices.count,
-                              detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(done * sharing.size) / max(elapsed, 1e-9),
-                                             100 * Double(correctSoFar) / Double(done)))
+                              detail: Self.progressDetail(images: done * sharing.size, seconds: elapsed, correct: correctSoFar, of: done))
             return result
         }
         var lossSum = 0.0
@@ -87,8 +91,7 @@ extension Executor {
         let elapsed = Date().timeIntervalSince(start)
         if sharing.size > 1, !indices.isEmpty {
             reporter.progress(phase: "eval", done: indices.count, total: indices.count,
-                              detail: String(format: "%.0f img/s, accuracy %.2f %%", Double(indices.count) / max(elapsed, 1e-9),
-                                             100 * Double(correct) / Double(indices.count)))
+                              detail: Self.progressDetail(images: indices.count, seconds: elapsed, correct: correct, of: indices.count))
         }
         return EvaluationResult(
             accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),
