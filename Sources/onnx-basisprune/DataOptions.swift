@@ -52,16 +52,18 @@ struct DataOptions {
         } catch { throw .usage(error.description) }
     }
 
-    /// Unlabeled images can only be the training images of `prune --loss distill`, and then the
+    /// Unlabeled images can only be the training images of a `prune` whose stages all distill, and then the
     /// validation images, which cannot be held out of them, must come from a labelled `--val-data`.
     static func allowUnlabeled(_ args: Arguments, specOption: String, source: String) throws(CLIError) {
         let problem = "\(specOption) \(source) has no labels (no class subfolders, or no IDX labels file)"
         guard args.command == "prune", specOption == "--data" else {
             throw .usage("\(problem); accuracy is measured on these images, which needs labels")
         }
-        let loss = try PruneCommand.loss(args)
-        guard !loss.needsLabels else {
-            throw .usage("\(problem); --loss \(loss.rawValue) needs labelled training images (--loss distill trains on unlabeled ones)")
+        var options = PruningOptions()
+        (options.loss, options.factorLoss) = try PruneCommand.losses(args)
+        if let text = args.values["--method"], let method = PruningOptions.Method(rawValue: text) { options.method = method }
+        if let (flag, loss) = options.stageLosses.first(where: { $0.loss.needsLabels }) {
+            throw .usage("\(problem); \(flag) \(loss.rawValue) needs labelled training images (distill trains on unlabeled ones)")
         }
         guard args.values["--val-data"] != nil else {
             throw .usage("\(problem), so no validation images can be held out of it; give labelled validation images with --val-data SPEC")

@@ -44,12 +44,13 @@ import Testing
         ])
         #expect(result.status == 0, "\(result.stderr)")
         print(result.stdout)
-        #expect(result.stdout.contains("trained and ranked against: --loss distill (temperature 4)"))
+        // --method basis runs no filter stage, so --loss distill is stated as the factors' loss it defaults.
+        #expect(result.stdout.contains("trained and ranked against: --factor-loss distill (scaling factors and bases), temperature 4"))
         let checked = try runJudge("check_model.py", [out]) as! [String: String]
         #expect(checked[out] == "ok")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
         #expect(try schemaError("prune", document: reportPath) == nil)
-        #expect(report["loss"] as? String == "distill")
+        #expect(report["factor_loss"] as? String == "distill" && report["loss"] == nil)
         #expect(report["temperature"] as? Double == 4)
         let phases = try #require(report["phases"] as? [[String: Any]])
         #expect(phases.contains { $0["name"] as? String == "teacher outputs" })
@@ -88,16 +89,19 @@ import Testing
         let val = "\(Self.data),split=test,range=0:100"
         let cases: [([String], String)] = [
             ([Fixtures.bundledModel, out, "--data", "folder:\(folder)", "--val-data", val],
-             "\(problem); --loss labels needs labelled training images (--loss distill trains on unlabeled ones)"),
+             "\(problem); --loss labels needs labelled training images (distill trains on unlabeled ones)"),
             ([Fixtures.bundledModel, out, "--loss", "both", "--data", "folder:\(folder)", "--val-data", val],
-             "\(problem); --loss both needs labelled training images (--loss distill trains on unlabeled ones)"),
+             "\(problem); --loss both needs labelled training images (distill trains on unlabeled ones)"),
             ([Fixtures.bundledModel, out, "--loss", "distill", "--data", "folder:\(folder)"],
              "\(problem), so no validation images can be held out of it; give labelled validation images with --val-data SPEC"),
             ([Fixtures.bundledModel, out, "--loss", "distill", "--data", "\(Self.data),range=0:100", "--val-data", "folder:\(folder)"],
              "--val-data folder:\(folder) has no labels (no class subfolders, or no IDX labels file); accuracy is measured on these images, which needs labels"),
             ([Fixtures.bundledModel, out, "--loss", "distill", "--data", "folder:\(folder)", "--val-data", val, "--cert-data", "folder:\(folder)"],
              "--cert-data folder:\(folder) has no labels (no class subfolders, or no IDX labels file); accuracy is measured on these images, which needs labels"),
+            ([Fixtures.bundledModel, out, "--loss", "distill", "--factor-loss", "labels", "--data", "folder:\(folder)", "--val-data", val],
+             "\(problem); --factor-loss labels needs labelled training images (distill trains on unlabeled ones)"),
             ([Fixtures.bundledModel, out, "--loss", "kl", "--data", val], "--loss 'kl' is not labels, distill or both"),
+            ([Fixtures.bundledModel, out, "--factor-loss", "kl", "--data", val], "--factor-loss 'kl' is not labels, distill or both"),
             ([Fixtures.bundledModel, out, "--loss", "distill", "--temperature", "0", "--data", val], "--temperature '0' is not a number in 0.01...1000.0"),
             (["eval", Fixtures.bundledModel, "--data", "folder:\(folder)"],
              "\(problem); accuracy is measured on these images, which needs labels"),
@@ -112,7 +116,7 @@ import Testing
 
     @Test func helpExplainsTheLossFlags() throws {
         let help = try run(Fixtures.executable, ["prune", "--help"]).stdout
-        for text in ["--loss labels|distill|both", "--temperature T", "KL", "without class", "weight 1 each", "default 4"] {
+        for text in ["--loss labels|distill|both", "--factor-loss labels|distill|both", "--temperature T", "KL", "without class", "weight 1 each", "default 4"] {
             #expect(help.contains(text), "\(text)")
         }
     }

@@ -100,6 +100,11 @@ import Testing
             #expect(try schemaError("prune", document: reportPath) == nil)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
             #expect(report["method"] as? String == method)
+            // The defaults: channel groups ranked against the labels, per parameter; the basis
+            // stage's factors distilled from the input model (the filter method has no factors).
+            #expect(report["loss"] as? String == "labels" && report["objective"] as? String == "params")
+            #expect(report["factor_loss"] as? String == (method == "double" ? "distill" : nil))
+            #expect((report["temperature"] as? Double) == (method == "double" ? 4 : nil))
             let filter = try #require(report["filter"] as? [String: Any])
             #expect((filter["groups"] as? Int) == 11_024)
             #expect((filter["groups_removed"] as? Int ?? 0) > 0)

@@ -86,8 +86,8 @@ public struct PruneJob: Sendable {
         for (images, role) in [(data.validation.images, "validation"), (data.certification.images, "certification")] where !images.labelled {
             throw DataError.incompatible(source: images.source, reason: "has no labels, and \(role) images need them")
         }
-        if !data.train.images.labelled && options.loss.needsLabels {
-            throw DataError.incompatible(source: data.train.images.source, reason: "has no labels, and --loss \(options.loss.rawValue) trains on labels (--loss distill does not)")
+        if !data.train.images.labelled, let (flag, loss) = options.stageLosses.first(where: { $0.loss.needsLabels }) {
+            throw DataError.incompatible(source: data.train.images.source, reason: "has no labels, and \(flag) \(loss.rawValue) trains on labels (distill does not)")
         }
         let model = try Simplify.run(self.model).model
         let original = try GraphSummary(model: model)
@@ -100,7 +100,7 @@ public struct PruneJob: Sendable {
         let certificationImages = data.certificationIndices.count
         var options = self.options
         options.retrainImages = min(options.retrainImages, data.trainIndices.count)
-        if options.loss.needsTeacher {
+        if options.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
             options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter, sharing: options.sharing)
             lap("teacher outputs")
@@ -224,8 +224,9 @@ public struct PruneJob: Sendable {
         report.certification = certification
         report.objective = options.objective.rawValue
         report.channelMultiple = options.channelMultiple
-        report.loss = options.loss.rawValue
-        report.temperature = options.loss.needsTeacher ? options.temperature : nil
+        report.loss = options.method == .basis ? nil : options.loss.rawValue
+        report.factorLoss = options.method == .filter ? nil : options.factorLoss.rawValue
+        report.temperature = options.needsTeacher ? options.temperature : nil
         report.nodesBefore = self.model.graph.nodes.count
         report.nodesAfter = pruned.graph.nodes.count
         report.ranks = options.sharing.size

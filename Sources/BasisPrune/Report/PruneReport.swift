@@ -134,9 +134,11 @@ public struct PruneReport: Sendable, Codable {
     public var nodesAfter: Int?
     /// The certified bound on the accuracy drop and the candidates checked.
     public var certification: Certification?
-    /// What the factors were trained and importance measured against (`--loss`), and the
-    /// distillation temperature (nil with `labels`).
+    /// What channel groups were ranked against (`--loss`, nil without a filter stage), what the
+    /// scaling factors were trained and bases ranked against (`--factor-loss`, nil without a
+    /// basis stage), and the distillation temperature (nil when neither distills).
     public var loss: String?
+    public var factorLoss: String?
     public var temperature: Double?
     /// The processes that ran the job (MPI ranks; 1 without mpirun), the compute threads of
     /// each, and the images per unit of a training step (`WorkSharing`).
@@ -154,7 +156,7 @@ public struct PruneReport: Sendable, Codable {
     public var outputWritten: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, temperature
+        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
@@ -244,8 +246,10 @@ public struct PruneReport: Sendable, Codable {
                 + "(\(filter.filtersRemoved) filters); validation accuracy "
                 + String(format: "%.2f %%", 100 * filter.validationAccuracy) + ", parameters \(grouped(filter.parametersAfter))\n"
         }
-        if let loss, loss != TrainingLoss.labels.rawValue {
-            out += "\ntrained and ranked against: --loss \(loss)" + (temperature.map { " (temperature \(String(format: "%g", $0)))" } ?? "") + "\n"
+        let losses = [loss.map { "--loss \($0) (channel groups)" }, factorLoss.map { "--factor-loss \($0) (scaling factors and bases)" }].compactMap { $0 }
+        if !losses.isEmpty {
+            out += "\ntrained and ranked against: " + losses.joined(separator: ", ")
+                + (temperature.map { ", temperature \(String(format: "%g", $0))" } ?? "") + "\n"
         }
         out += "\nmodel totals (Conv/Gemm/MatMul weights and biases, MACs per image):\n"
         if let before = nodesBefore, let after = nodesAfter {

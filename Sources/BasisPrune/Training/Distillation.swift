@@ -15,8 +15,8 @@ public enum TrainingLoss: String, Sendable, Codable, CaseIterable {
 }
 
 /// The input model's logits on the training images, computed once before any search: the
-/// teacher of `--loss distill` and `both`. For `--method double` it is the model before filter
-/// pruning, so the basis stage learns from the same teacher as the filter stage.
+/// teacher of `distill` and `both` (`--loss`, `--factor-loss`). For `--method double` it is the
+/// model before filter pruning, so the basis stage learns from the same teacher as the filter stage.
 ///
 /// Precomputed rather than run per batch: 10 floats per image (2.4 MB for 60,000 images) and
 /// one forward pass over the training images, where the searches pass many more images than
@@ -108,6 +108,15 @@ public struct TrainingTargets: Sendable {
 }
 
 extension PruningOptions {
-    /// The batch targets of these options' loss, temperature, teacher and seed.
+    /// The batch targets of the filter stage (`loss`) with these options' temperature, teacher and seed.
     public var targets: TrainingTargets { TrainingTargets(loss: loss, temperature: temperature, teacher: teacher, seed: seed) }
+    /// The batch targets of the basis stage (`factorLoss`).
+    public var factorTargets: TrainingTargets { TrainingTargets(loss: factorLoss, temperature: temperature, teacher: teacher, seed: seed) }
+
+    /// The loss of each stage `method` runs, with the flag that sets it.
+    public var stageLosses: [(flag: String, loss: TrainingLoss)] {
+        (method == .basis ? [] : [("--loss", loss)]) + (method == .filter ? [] : [("--factor-loss", factorLoss)])
+    }
+    /// Whether a stage that runs needs the input model's logits on the training images.
+    public var needsTeacher: Bool { stageLosses.contains { $0.loss.needsTeacher } }
 }

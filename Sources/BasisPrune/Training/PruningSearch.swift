@@ -52,7 +52,9 @@ public struct PruningOptions: Sendable {
     public var normalizeImportance = Normalization.none
     public var ranking = Ranking.perCost
     /// The cost `ranking` divides importance by, and by which split layers are re-merged.
-    public var objective = Objective.macs
+    /// Parameters by default: with distilled factors that wrote both the smallest and the fastest
+    /// certified model on the full run (README "Deployment speed").
+    public var objective = Objective.params
     /// Kept channels of every pruned space and kept bases of every split layer are multiples of
     /// this (or the full width); 1 turns alignment off.
     public var channelMultiple = 8
@@ -62,8 +64,14 @@ public struct PruningOptions: Sendable {
     public var retrainImages = 10_000
     /// The search stops when a round would remove fewer bases than this fraction of the remaining.
     public var minimumRoundFraction = 0.0125
-    /// What the factors are trained and importance is measured against (`Distillation.swift`).
+    /// What channel groups are ranked against in the filter stage (`Distillation.swift`).
     public var loss = TrainingLoss.labels
+    /// What the scaling factors are trained, and bases ranked, against in the basis stage.
+    /// Distillation by default: factors trained on the labels move the model's answers both ways
+    /// (it gains images the input model got wrong and loses others), and every changed answer
+    /// widens the certified bound on the paired drop; matching the input model's outputs keeps
+    /// the answers and the bound close to the input's (README "Distillation").
+    public var factorLoss = TrainingLoss.distill
     /// Softmax temperature of the distillation term: 4, where the teacher's wrong-class
     /// probabilities, which carry what distillation adds to labels, are no longer rounded
     /// away (README "Distillation").
@@ -170,7 +178,7 @@ public struct PruningSearch: Sendable {
             phases.append((name, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.targets, reporter: reporter, sharing: options.sharing)
+        let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.factorTargets, reporter: reporter, sharing: options.sharing)
         var state = ScalingState(layers: layers)
         let reference: [Bool]
         if let known = self.reference { reference = known } else {

@@ -41,16 +41,23 @@ enum PruneCommand {
 
         TRAINING THE SCALING FACTORS:
           --loss labels|distill|both
-                                what the factors are trained, and bases and channel groups
-                                ranked, against. labels (default): cross-entropy against the
-                                labels of --data; distill: the input model's outputs softened
-                                by --temperature (knowledge distillation: T^2 times the KL
-                                divergence from softmax(input model / T) to softmax(pruned / T)),
-                                so --data needs no labels: folder:DIR of images without class
-                                subfolders, or IDX images without a labels file, work (then
-                                --val-data with labels is required); both: the two losses added,
-                                weight 1 each. With --method double the teacher is the input
-                                model, not the filter-pruned one
+                                what channel groups are ranked against (filter stage), and,
+                                unless --factor-loss is given, the scaling factors trained and
+                                bases ranked against too. labels (default): cross-entropy
+                                against the labels of --data; distill: the input model's
+                                outputs softened by --temperature (knowledge distillation: T^2
+                                times the KL divergence from softmax(input model / T) to
+                                softmax(pruned / T)), so --data needs no labels: folder:DIR of
+                                images without class subfolders, or IDX images without a labels
+                                file, work (then --val-data with labels is required); both: the
+                                two losses added, weight 1 each. With --method double the
+                                teacher is the input model, not the filter-pruned one
+          --factor-loss labels|distill|both
+                                what the scaling factors are trained and bases ranked against
+                                (basis stage). Default: distill, or --loss when that is given.
+                                Factors trained on labels change the model's answers both ways,
+                                and every changed answer widens the certified bound; distilled
+                                ones keep the input model's answers (README "Distillation")
           --temperature T       softmax temperature of distill and both (default 4: at 1 a
                                 confident model's wrong-class probabilities, what distillation
                                 adds to labels, are nearly zero)
@@ -79,10 +86,11 @@ enum PruneCommand {
                                 wherever they are, so a layer may keep all of its own
           --objective latency|macs|params
                                 the cost a basis or channel group is ranked against, and by which
-                                a split layer is kept split or re-merged at export. macs
-                                (default): multiply-accumulates per image at the model's input
-                                size, what a layer's time on a CPU grows with; params: weight and
-                                bias elements (the smallest file, not the fastest model);
+                                a split layer is kept split or re-merged at export. params
+                                (default): weight and bias elements (on the full Fashion-MNIST
+                                run the smallest and also the fastest certified output in
+                                onnxruntime); macs: multiply-accumulates per image at the
+                                model's input size, what a layer's time on a CPU grows with;
                                 latency: MACs plus a fixed cost per Conv measured in onnxruntime
                                 (a split layer runs two Convs, so it stays split only when it
                                 saves more than that). README "Deployment speed"
@@ -148,7 +156,7 @@ enum PruneCommand {
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
-        "--confidence", "--cert-fraction", "--cert-data", "--loss", "--temperature",
+        "--confidence", "--cert-fraction", "--cert-data", "--loss", "--factor-loss", "--temperature",
     ]).union(Ranks.valueOptions)
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -209,16 +217,21 @@ enum PruneCommand {
             o.method = m
         }
         o.filterShare = try double(args, "--filter-share", default: o.filterShare, range: 0...1)
-        o.loss = try loss(args)
+        (o.loss, o.factorLoss) = try losses(args)
         o.temperature = try double(args, "--temperature", default: o.temperature, range: 0.01...1000)
         return o
     }
 
-    /// `--loss`, shared with `DataOptions`, which checks the labels it needs.
-    static func loss(_ args: Arguments) throws(CLIError) -> TrainingLoss {
-        guard let text = args.values["--loss"] else { return .labels }
-        guard let loss = TrainingLoss(rawValue: text) else { throw .usage("--loss '\(text)' is not labels, distill or both") }
-        return loss
+    /// `--loss` and `--factor-loss` (which defaults to distill, or to `--loss` when that is
+    /// given), shared with `DataOptions`, which checks the labels they need.
+    static func losses(_ args: Arguments) throws(CLIError) -> (loss: TrainingLoss, factorLoss: TrainingLoss) {
+        func parse(_ flag: String) throws(CLIError) -> TrainingLoss? {
+            guard let text = args.values[flag] else { return nil }
+            guard let loss = TrainingLoss(rawValue: text) else { throw .usage("\(flag) '\(text)' is not labels, distill or both") }
+            return loss
+        }
+        let loss = try parse("--loss")
+        return (loss ?? .labels, try parse("--factor-loss") ?? loss ?? .distill)
     }
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
