@@ -59,10 +59,8 @@ struct DataOptions {
         guard args.command == "prune", specOption == "--data" else {
             throw .usage("\(problem); accuracy is measured on these images, which needs labels")
         }
-        var options = PruningOptions()
-        (options.loss, options.factorLoss) = try PruneCommand.losses(args)
-        if let text = args.values["--method"], let method = PruningOptions.Method(rawValue: text) { options.method = method }
-        if let (flag, loss) = options.stageLosses.first(where: { $0.loss.needsLabels }) {
+        // The prune command parsed these options before loading any data, so this cannot fail anew.
+        if let (flag, loss) = try PruneCommand.options(args).stageLosses.first(where: { $0.loss.needsLabels }) {
             throw .usage("\(problem); \(flag) \(loss.rawValue) needs labelled training images (distill trains on unlabeled ones)")
         }
         guard args.values["--val-data"] != nil else {

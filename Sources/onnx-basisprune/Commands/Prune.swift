@@ -222,8 +222,7 @@ enum PruneCommand {
         return o
     }
 
-    /// `--loss` and `--factor-loss` (which defaults to distill, or to `--loss` when that is
-    /// given), shared with `DataOptions`, which checks the labels they need.
+    /// `--loss` and `--factor-loss` (which defaults to distill, or to `--loss` when that is given).
     static func losses(_ args: Arguments) throws(CLIError) -> (loss: TrainingLoss, factorLoss: TrainingLoss) {
         func parse(_ flag: String) throws(CLIError) -> TrainingLoss? {
             guard let text = args.values[flag] else { return nil }
