@@ -19,8 +19,6 @@ extension DNNLForward {
             var y: String
             var weights: Value
             var weightDims: [Int]
-            /// Run as an inner product (a kernel covering its whole input).
-            var dense: Bool
             var strides: [Int]
             var pads: [Int]
             var eltwise: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?
@@ -33,14 +31,15 @@ extension DNNLForward {
         case pool(hint: dnnl_primitive_desc_t, x: String, y: String, alg: dnnl_alg_kind_t, kernel: [Int], strides: [Int], pads: [Int])
         /// Flatten/Reshape to `[N, rest]` (a plain view).
         case view(x: String, y: String)
-        /// Gemm `y = x W' + b`, `weights` as `[n, k]`.
-        case gemm(hint: dnnl_primitive_desc_t, x: String, y: String, weights: [Float], n: Int, k: Int)
+        /// A matrix product on `cdnnl_dense` (a Gemm, or a conv covering a 1x1 plane) with
+        /// its activation fused: `transposed` holds `W'` packed, for `dx = dz W`.
+        case dense(x: String, y: String, transposed: DenseWeights, eltwise: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?)
         case identity(x: String, y: String)
 
         var inputs: [String] {
             switch self {
             case .conv(let c): [c.x]
-            case .eltwise(_, let x, _, _, _, _), .pool(_, let x, _, _, _, _, _), .view(let x, _), .gemm(_, let x, _, _, _, _), .identity(let x, _): [x]
+            case .eltwise(_, let x, _, _, _, _), .pool(_, let x, _, _, _, _, _), .view(let x, _), .dense(let x, _, _, _), .identity(let x, _): [x]
             case .binary(_, let a, let b, _, _): [a, b]
             }
         }
@@ -48,7 +47,7 @@ extension DNNLForward {
         var output: String {
             switch self {
             case .conv(let c): c.y
-            case .eltwise(_, _, let y, _, _, _), .pool(_, _, let y, _, _, _, _), .view(_, let y), .gemm(_, _, let y, _, _, _), .identity(_, let y),
+            case .eltwise(_, _, let y, _, _, _), .pool(_, _, let y, _, _, _, _), .view(_, let y), .dense(_, let y, _, _), .identity(_, let y),
                  .binary(_, _, _, _, let y): y
             }
         }
@@ -171,6 +170,28 @@ extension DNNLForward {
                 gradients[x] = try inLayout(gradient, wanted, copy: !alias)
             }
         }
+        /// The gradient w.r.t. an op's output before the activation fused into it (from the
+        /// activated output `y`), or `dy` itself with none.
+        func activationGradient(_ dy: dnnl_memory_t, y: String, _ e: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?) throws(Unsupported) -> dnnl_memory_t {
+            guard let e, let alg = Self.usingOutput(e.alg) else { return dy }
+            let y = tensors[y]!
+            var data = y.md
+            var forward = dnnl_eltwise_desc_t()
+            try check(dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, alg, &data, e.alpha, e.beta), "eltwise hint")
+            var forwardPd: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_create(&forwardPd, &forward, nil, engine, nil), "eltwise hint")
+            defer { dnnl_primitive_desc_destroy(forwardPd) }
+            var desc = dnnl_eltwise_desc_t()
+            var diff = y.md
+            try check(dnnl_eltwise_backward_desc_init(&desc, alg, &diff, &data, e.alpha, e.beta), "eltwise backward")
+            var pd: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, forwardPd), "eltwise backward")
+            defer { dnnl_primitive_desc_destroy(pd) }
+            let dz = try scratch(queried(pd, dnnl_query_diff_src_md))
+            try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, diff)),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dz)], "eltwise backward")
+            return dz
+        }
         /// `a * b` elementwise into a new buffer in `a`'s layout (`b` may broadcast).
         func product(_ a: dnnl_memory_t, _ b: dnnl_memory_t) throws(Unsupported) -> dnnl_memory_t {
             var first = md(of: a), second = md(of: b), dest = md(of: a)
@@ -275,58 +296,35 @@ extension DNNLForward {
                              dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "pooling backward")
                 try contribute(x, dx, alias: true)
 
-            case .gemm(let hint, let x, _, let weights, let n, let k):
-                var diffSource = Self.md(tensors[x]!.dims, dnnl_format_tag_any), anyWeights = Self.md([n, k], dnnl_format_tag_any)
-                var diffDest = Self.md([tensors[x]!.dims[0], n], dnnl_ab)
-                var desc = dnnl_inner_product_desc_t()
-                try check(dnnl_inner_product_backward_data_desc_init(&desc, &diffSource, &anyWeights, &diffDest), "inner product backward")
-                var pd: dnnl_primitive_desc_t?
-                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, hint), "inner product backward")
-                defer { dnnl_primitive_desc_destroy(pd) }
-                let w = try constant(weights, plain: Self.md([n, k], dnnl_ab), wanted: queried(pd, dnnl_query_weights_md))
-                let dx = try scratch(queried(pd, dnnl_query_diff_src_md))
-                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, queried(pd, dnnl_query_diff_dst_md))),
-                             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: w), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)], "inner product backward")
+            case .dense(let x, let y, let transposed, let eltwise):
+                let dz = try activationGradient(dy, y: y, eltwise)
+                let yDims = tensors[y]!.dims, xTensor = tensors[x]!
+                var dzIn = dz, dzStride = Self.rowStride(dims: yDims, md: md(of: dz))
+                if dzStride == nil {
+                    dzIn = try inLayout(dz, Self.md(yDims, Self.plainTag(yDims.count)))
+                    dzStride = transposed.columns
+                }
+                var dxMd = xTensor.md, dxStride = Self.rowStride(dims: xTensor.dims, md: dxMd)
+                if dxStride == nil {
+                    dxMd = Self.md(xTensor.dims, Self.plainTag(xTensor.dims.count))
+                    dxStride = transposed.outputs
+                }
+                let dx = try scratch(dxMd)
+                backwardSteps.append(Self.denseStep(transposed, rows: yDims[0], x: dzIn, xStride: dzStride!, y: dx, yStride: dxStride!, clamp: nil,
+                                                    args: [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: dzIn), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)]))
                 try contribute(x, dx, alias: true)
 
             case .conv(let c):
-                var dz = dy
-                let y = tensors[c.y]!
-                if let e = c.eltwise, let alg = Self.usingOutput(e.alg) {
-                    // The fused activation's gradient, from the conv's (activated) output.
-                    var data = y.md
-                    var forward = dnnl_eltwise_desc_t()
-                    try check(dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, alg, &data, e.alpha, e.beta), "eltwise hint")
-                    var forwardPd: dnnl_primitive_desc_t?
-                    try check(dnnl_primitive_desc_create(&forwardPd, &forward, nil, engine, nil), "eltwise hint")
-                    defer { dnnl_primitive_desc_destroy(forwardPd) }
-                    var desc = dnnl_eltwise_desc_t()
-                    var diff = y.md
-                    try check(dnnl_eltwise_backward_desc_init(&desc, alg, &diff, &data, e.alpha, e.beta), "eltwise backward of \(c.y)")
-                    var pd: dnnl_primitive_desc_t?
-                    try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, forwardPd), "eltwise backward of \(c.y)")
-                    defer { dnnl_primitive_desc_destroy(pd) }
-                    dz = try scratch(queried(pd, dnnl_query_diff_src_md))
-                    try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory), dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: try inLayout(dy, diff)),
-                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dz)], "eltwise backward")
-                }
+                let dz = try activationGradient(dy, y: c.y, c.eltwise)
                 let inDims = tensors[c.x]!.dims
                 var diffSource = Self.md(inDims, dnnl_format_tag_any), anyWeights = Self.md(c.weightDims, dnnl_format_tag_any)
+                var diffDest = Self.md(tensors[c.y]!.dims, dnnl_format_tag_any)
+                var desc = dnnl_convolution_desc_t()
+                try check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSource, &anyWeights, &diffDest, Self.dims(c.strides),
+                                                                  Self.dims([c.pads[0], c.pads[1]]), Self.dims([c.pads[2], c.pads[3]])),
+                          "conv backward of \(c.y)")
                 var pd: dnnl_primitive_desc_t?
-                if c.dense {
-                    var diffDest = Self.md([inDims[0], c.weights.shape[0]], dnnl_ab)
-                    var desc = dnnl_inner_product_desc_t()
-                    try check(dnnl_inner_product_backward_data_desc_init(&desc, &diffSource, &anyWeights, &diffDest), "conv backward of \(c.y)")
-                    try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, c.hint), "conv backward of \(c.y)")
-                    dz = try alias(dz, as: diffDest)
-                } else {
-                    var diffDest = Self.md(y.dims, dnnl_format_tag_any)
-                    var desc = dnnl_convolution_desc_t()
-                    try check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSource, &anyWeights, &diffDest, Self.dims(c.strides),
-                                                                      Self.dims([c.pads[0], c.pads[1]]), Self.dims([c.pads[2], c.pads[3]])),
-                              "conv backward of \(c.y)")
-                    try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, c.hint), "conv backward of \(c.y)")
-                }
+                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, c.hint), "conv backward of \(c.y)")
                 defer { dnnl_primitive_desc_destroy(pd) }
                 let plainWeights = Self.md(c.weightDims, Self.plainTag(c.weightDims.count))
                 let w = try constant(c.weights.floats, plain: plainWeights, wanted: queried(pd, dnnl_query_weights_md))

@@ -345,6 +345,27 @@ final class DNNLForward: @unchecked Sendable {
             read([result + "#dense"])
             return product
         }
+        /// `y = x W' + bias` (`weights` row-major, `outputs` rows), clamped by a fused Relu or Clip,
+        /// on `cdnnl_dense` over the rows (images) of `x`: read in its own layout where each row's
+        /// values lie in plain order, else reordered to plain. `output` names the value whose
+        /// backward step (`dx = dz W`) training records.
+        func matrixProduct(_ x: String, _ weights: [Float], outputs: Int, bias: [Float]?, into y: Tensor, output: String,
+                           eltwise: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?) throws(Unsupported) {
+            let t = tensors[x]!
+            var source = (name: x, tensor: t)
+            if Self.rowStride(dims: t.dims, md: t.md) == nil { source = try inLayout(x, Self.md(t.dims, Self.plainTag(t.dims.count))) }
+            let columns = weights.count / outputs
+            let kernel = denseWeights(weights, outputs: outputs, columns: columns, outputStride: columns, columnStride: 1, bias: bias)
+            read([source.name])
+            let (xMemory, yMemory) = (source.tensor.memory!, y.memory!)
+            steps.append(Self.denseStep(kernel, rows: t.dims[0], x: xMemory, xStride: Self.rowStride(dims: t.dims, md: source.tensor.md)!,
+                                        y: yMemory, yStride: outputs, clamp: Self.clampOf(eltwise)!,
+                                        args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: xMemory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: yMemory)]))
+            if training {
+                let transposed = denseWeights(weights, outputs: columns, columns: outputs, outputStride: 1, columnStride: columns, bias: nil)
+                recipes.append(.dense(x: x, y: output, transposed: transposed, eltwise: eltwise))
+            }
+        }
         /// `name` in layout `md`: itself, or a reorder of it into a new tensor (read once).
         /// With `copy`, a copy is made even when the layout already matches.
         func inLayout(_ name: String, _ md: dnnl_memory_desc_t, copy: Bool = false) throws(Unsupported) -> (name: String, tensor: Tensor) {
@@ -507,17 +528,12 @@ final class DNNLForward: @unchecked Sendable {
                 var anySource = Self.md(inDims, dnnl_format_tag_any)
                 var anyDest = Self.md(outDims, dnnl_format_tag_any)
                 // A conv whose kernel covers its whole unpadded input (1x1 on a 1x1 plane) is a
-                // matrix product: oneDNN's inner product runs it as one GEMM (a GEMV at batch 1)
-                // where the conv kernels are several times slower.
+                // matrix product, run as one (`DNNLDense.swift`) where the conv kernels are
+                // several times slower.
                 let dense = group == 1 && w.shape[2] == inDims[2] && w.shape[3] == inDims[3] && outDims[2] == 1 && outDims[3] == 1
                     && pads.allSatisfy { $0 == 0 }
-                var flatDest = Self.md([outDims[0], cout], dnnl_ab)
                 var desc = dnnl_convolution_desc_t()
-                var denseDesc = dnnl_inner_product_desc_t()
-                if dense {
-                    try check(dnnl_inner_product_forward_desc_init(&denseDesc, propagation, &anySource, &anyWeights, &bias, &flatDest),
-                              "\(node.displayName): inner product descriptor")
-                } else {
+                if !dense {
                     try check(dnnl_convolution_forward_desc_init(&desc, propagation, dnnl_convolution_direct, &anySource, &anyWeights,
                                                                  &bias, &anyDest, Self.dims(strides), Self.dims([pads[0], pads[1]]),
                                                                  Self.dims([pads[2], pads[3]])), "\(node.displayName): conv descriptor")
@@ -526,7 +542,9 @@ final class DNNLForward: @unchecked Sendable {
                 dnnl_primitive_attr_create(&attr)
                 defer { dnnl_primitive_attr_destroy(attr) }
                 var result = output
-                let fused = fusible(output)
+                var fused = fusible(output)
+                // A matrix product fuses only a clamp (Relu, Clip); another activation runs on its own.
+                if dense, let f = fused, Self.clampOf((f.alg, f.alpha, f.beta)) == nil { fused = nil }
                 if let fused {
                     var ops: dnnl_post_ops_t?
                     dnnl_post_ops_create(&ops)
@@ -563,24 +581,23 @@ final class DNNLForward: @unchecked Sendable {
                     })
                     continue
                 }
-                var pd: dnnl_primitive_desc_t?
                 if dense {
-                    try check(dnnl_primitive_desc_create(&pd, &denseDesc, attr, engine, nil), "\(node.displayName): inner product")
-                } else {
-                    try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "\(node.displayName): conv")
+                    let product = try denseProduct(result, Self.md([outDims[0], cout], dnnl_ab), outDims: outDims, node)
+                    try matrixProduct(x, w.floats, outputs: cout, bias: biasValues, into: product, output: result, eltwise: fusedEltwise)
+                    continue
                 }
+                var pd: dnnl_primitive_desc_t?
+                try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "\(node.displayName): conv")
                 defer { dnnl_primitive_desc_destroy(pd) }
                 let source = try inLayout(x, queried(pd, dnnl_query_src_md))
                 let weights = try constant(w.floats, plain: plainWeights, wanted: queried(pd, dnnl_query_weights_md))
                 let biasMemory = try constantMemory(bias, biasValues)
-                let destination = queried(pd, dnnl_query_dst_md)
-                let product = dense ? try denseProduct(result, destination, outDims: outDims, node)
-                                    : try define(result, destination, dims: outDims)
+                let product = try define(result, queried(pd, dnnl_query_dst_md), dims: outDims)
                 read([source.name])
                 try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: source.tensor.memory), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights),
                              dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: product.memory)], "conv")
                 if training {
-                    recipes.append(.conv(Recipe.Conv(hint: try hint(pd), x: x, y: result, weights: w, weightDims: weightDims, dense: dense,
+                    recipes.append(.conv(Recipe.Conv(hint: try hint(pd), x: x, y: result, weights: w, weightDims: weightDims,
                                                      strides: strides, pads: pads, eltwise: fusedEltwise)))
                 }
 
@@ -697,24 +714,8 @@ final class DNNLForward: @unchecked Sendable {
                     weights = (0..<(n * k)).map { i in w.floats[(i % k) * n + i / k] }
                 }
                 if let b, b.count != n { throw Unsupported(description: "\(node.displayName): Gemm bias is not one per output") }
-                var source = Self.md(x.dims, dnnl_ab)
-                var anyWeights = Self.md([n, k], dnnl_format_tag_any)
-                var bias = Self.md([n], dnnl_a)
-                var dest = Self.md(outDims, dnnl_ab)
-                var desc = dnnl_inner_product_desc_t()
-                try check(dnnl_inner_product_forward_desc_init(&desc, propagation, &source, &anyWeights, &bias, &dest),
-                          "\(node.displayName): inner product")
-                var pd: dnnl_primitive_desc_t?
-                try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "\(node.displayName): inner product")
-                defer { dnnl_primitive_desc_destroy(pd) }
-                let src = try inLayout(node.inputs[0], queried(pd, dnnl_query_src_md))
-                let weightMemory = try constant(weights, plain: Self.md([n, k], dnnl_ab), wanted: queried(pd, dnnl_query_weights_md))
-                let biasMemory = try constantMemory(bias, b?.floats ?? [Float](repeating: 0, count: n))
-                let y = try define(output, queried(pd, dnnl_query_dst_md), dims: outDims)
-                read([src.name])
-                try add(pd, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.tensor.memory), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weightMemory),
-                             dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory), dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y.memory)], "inner product")
-                if training { recipes.append(.gemm(hint: try hint(pd), x: node.inputs[0], y: output, weights: weights, n: n, k: k)) }
+                let y = try define(output, Self.md(outDims, dnnl_ab), dims: outDims)
+                try matrixProduct(node.inputs[0], weights, outputs: n, bias: b?.floats, into: y, output: output, eltwise: nil)
 
             case "Concat":
                 let axis = node.int("axis", default: 1)!

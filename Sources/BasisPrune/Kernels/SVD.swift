@@ -20,9 +20,12 @@ public enum SVD {
         var u = [Double](repeating: 0, count: rows * k)
         var vt = [Double](repeating: 0, count: k * columns)
         // Row-major layout: LAPACKE transposes internally; leading dimensions are row strides.
-        let info = LAPACKE_dgesdd(
-            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(rows), Int32(columns),
-            &work, /* lda */ Int32(columns), &s, &u, /* ldu */ Int32(k), &vt, /* ldvt */ Int32(columns))
+        // On one OpenBLAS thread: its threaded level-2 routines split sums by thread, and the
+        // bases (so the job's output) would change with --threads.
+        let info = GEMM.withSingleThread {
+            LAPACKE_dgesdd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(rows), Int32(columns),
+                           &work, /* lda */ Int32(columns), &s, &u, /* ldu */ Int32(k), &vt, /* ldvt */ Int32(columns))
+        }
         guard info == 0 else { throw Failure(info: info) }
         return (u, s, vt)
     }

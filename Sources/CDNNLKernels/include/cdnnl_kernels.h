@@ -20,4 +20,33 @@ typedef struct {
    does not depend on the thread count. */
 void cdnnl_gemv(const cdnnl_gemv_problem *problem);
 
+/* y = min(max(x W' + bias, low), high) for a batch of rows: x is rows x columns (row r at
+   x + r * x_stride), W is outputs x columns, packed by cdnnl_dense_pack; row r of y is at
+   y + r * y_stride and its entries outputs..y_stride-1 are set to 0 (a blocked layout's
+   padding). bias may be NULL. */
+typedef struct {
+    const float *packed;
+    const float *x;
+    const float *bias;
+    float *y;
+    long x_stride;
+    long y_stride;
+    int rows;
+    int columns;
+    int outputs;
+    float low;
+    float high;
+} cdnnl_dense_problem;
+
+/* Floats cdnnl_dense_pack writes: the outputs in panels of 16, zero-padded. */
+long cdnnl_dense_packed_count(int outputs, int columns);
+
+/* Packs W, whose element (o, k) is w[o * output_stride + k * column_stride]. */
+void cdnnl_dense_pack(const float *w, long output_stride, long column_stride, int outputs, int columns, float *packed);
+
+/* Runs on OpenMP's threads; every output is one thread's sum over the columns in order, so the
+   result does not depend on the thread count (oneDNN's inner product splits the sums across
+   threads for some shapes). */
+void cdnnl_dense(const cdnnl_dense_problem *problem);
+
 #endif

@@ -60,6 +60,30 @@ import Testing
         #expect(difference < 1e-5, "relative difference \(difference)")
     }
 
+    /// A conv whose kernel covers its whole 3x3 input (a matrix product over rows of C x H x W,
+    /// read in plain layout), scaled by a trained factor and followed by a Relu and the head:
+    /// logits and the factor's gradient equal the reference kernels' at a batch that leaves a
+    /// partial tile of rows.
+    @Test func denseConvOverAWholePlaneMatchesTheReference() throws {
+        var b = GraphBuilder(random: SeededRandom(seed: 9))
+        b.initializers.append(Tensor(name: "s", dims: [1, 5, 1, 1], floats: [1, 0.9, 1.1, 0.8, 1.2]))
+        let xs = b.node("Mul", ["x", "s"], "xs")
+        let c = b.node("Conv", [xs, b.weight("w", [21, 5, 3, 3]), b.weight("cb", [21])], "c")
+        let r = b.node("Relu", [c], "r")
+        let flat = b.node("Flatten", [r], "flat")
+        _ = b.node("Gemm", [flat, b.weight("hw", [21, 4]), b.weight("hb", [4])], "logits")
+        let batch = 7
+        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: [batch, 5, 3, 3].map { Dimension(.known(Int64($0))) }))
+        let graph = Graph(name: "g", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type)],
+                          outputs: [ValueInfo(name: "logits", type: nil)])
+        let model = Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 13)], graph: graph)
+        let (difference, refusal) = try Self.compare(model, input: [batch, 5, 3, 3])
+        #expect(refusal == nil, "\(refusal ?? "")")
+        #expect(difference < 1e-5, "relative difference \(difference)")
+        try Self.expectSameTraining(model, parameters: ["s": Value(shape: [1, 5, 1, 1], floats: [1, 0.7, 1.2, 0.9, 1.1])],
+                                    input: [batch, 5, 3, 3], target: TrainingTarget(labels: [0, 1, 2, 3, 0, 1, 2]))
+    }
+
     @Test func imagenetModelMatchesTheReference() throws {
         let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.imagenetModel)).model
         let (difference, refusal) = try Self.compare(model, input: [2, 3, 224, 224])
@@ -163,6 +187,39 @@ import Testing
         let draws = (0..<batch).map { _ in Double(r.nextFloat()) }
         try Self.expectSameTraining(model, parameters: parameters, input: [batch, 3, 32, 32],
                                     target: TrainingTarget(labels: labels, teacher: teacher, temperature: 4, draws: draws))
+    }
+
+    /// The plan's results do not depend on the thread count, bit for bit: logits, loss, and
+    /// every factor's gradient of both sweeps (labels plus distillation) at 1 and 2 threads.
+    /// (oneDNN's inner product split some sums across threads, so the main job's output changed
+    /// with `--threads`; the matrix products run on `cdnnl_dense` now.)
+    @Test func resultsDoNotDependOnTheThreadCount() throws {
+        let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: Fixtures.fmnistModel)).model)
+        let parameters = Self.factors(model, layers, seed: 11)
+        let batch = 64
+        let input = Self.random([batch, 3, 32, 32], seed: 5)
+        var r = SplitMix64(seed: 2)
+        let target = TrainingTarget(labels: (0..<batch).map { Int32($0 * 3 % 10) },
+                                    teacher: Value(shape: [batch, 10], floats: (0..<(batch * 10)).map { _ in r.nextFloat() * 6 - 3 }),
+                                    temperature: 4, draws: (0..<batch).map { _ in Double(r.nextFloat()) })
+        let previous = ComputeThreads.current
+        defer { ComputeThreads.set(previous) }
+        var results: [[String: [Float]]] = []
+        for threads in [1, 2] {
+            ComputeThreads.set(threads)
+            let executor = try Executor(model: model)
+            var values = ["logits": try executor.run([executor.inputNames[0]: input])[executor.outputNames[0]]!.floats]
+            let step = try executor.lossAndGradients(input: input, target: target, parameters: parameters)
+            #expect(executor.oneDNNRefusal == nil && executor.oneDNNTrainingRefusal == nil)
+            values["loss"] = [Float(step.loss)]
+            for (name, g) in step.gradients { values["gradient " + name] = g.floats }
+            for (name, g) in step.importanceGradients { values["importance " + name] = g.floats }
+            results.append(values)
+        }
+        #expect(results[0].count == 2 + 2 * layers.count)
+        for (name, value) in results[0].sorted(by: { $0.key < $1.key }) {
+            #expect(results[1][name] == value, "\(name) differs between 1 and 2 threads")
+        }
     }
 
     /// Filter pruning's mask gradients (some groups masked) on oneDNN equal the reference's.
