@@ -24,6 +24,21 @@ import Testing
         return ((zip(a, b).map { abs($0 - $1) }.max() ?? 0) / scale, fast.oneDNNRefusal)
     }
 
+    /// The graph `b` holds, reading "x" of `shape` and writing "logits", as an opset-13 model.
+    static func model(_ b: GraphBuilder, input shape: [Int]) -> Model {
+        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: shape.map { Dimension(.known(Int64($0))) }))
+        let graph = Graph(name: "g", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type)],
+                          outputs: [ValueInfo(name: "logits", type: nil)])
+        return Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 13)], graph: graph)
+    }
+
+    /// oneDNN covers `model` and gives the reference kernels' logits (1e-5 relative).
+    static func expectSameLogits(_ model: Model, input shape: [Int]) throws {
+        let (difference, refusal) = try compare(model, input: shape)
+        #expect(refusal == nil, "\(refusal ?? "")")
+        #expect(difference < 1e-5, "relative difference \(difference)")
+    }
+
     /// The exported file runs on oneDNN too: the executor compiles its simplified graph.
     @Test(arguments: [1, 7])
     func exportedSimplifiedAndSplitModelsMatchTheReference(batch: Int) throws {
@@ -38,7 +53,8 @@ import Testing
 
     /// 1x1 convs on a 1x1 plane: at batch 1 the plan runs them with its own matrix-vector loop
     /// (`cdnnl_gemv`), rows and columns that are not multiples of its 4 rows and 8 columns
-    /// included, with a fused Clip, a fused Relu and none; at batch 3 oneDNN's inner product.
+    /// included, with a fused Clip, a fused Relu and none; at batch 3 the matrix-product kernel
+    /// (`cdnnl_dense`: a partial tile of rows, partial panels of outputs).
     @Test(arguments: [1, 3])
     func denseConvsOnOnePositionMatchTheReference(batch: Int) throws {
         var b = GraphBuilder(random: SeededRandom(seed: 5))
@@ -51,13 +67,7 @@ import Testing
         let d = b.node("Conv", [r, b.weight("w3", [16, 37, 1, 1]), b.weight("b3", [16])], "d")
         let flat = b.node("Flatten", [d], "flat")
         _ = b.node("Gemm", [flat, b.weight("hw", [5, 16]), b.weight("hb", [5])], "logits", ["transB": .int(1)])
-        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: [batch, 13, 1, 1].map { Dimension(.known(Int64($0))) }))
-        let graph = Graph(name: "g", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type)],
-                          outputs: [ValueInfo(name: "logits", type: nil)])
-        let model = Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 13)], graph: graph)
-        let (difference, refusal) = try Self.compare(model, input: [batch, 13, 1, 1])
-        #expect(refusal == nil, "\(refusal ?? "")")
-        #expect(difference < 1e-5, "relative difference \(difference)")
+        try Self.expectSameLogits(Self.model(b, input: [batch, 13, 1, 1]), input: [batch, 13, 1, 1])
     }
 
     /// A conv whose kernel covers its whole 3x3 input (a matrix product over rows of C x H x W,
@@ -73,13 +83,8 @@ import Testing
         let flat = b.node("Flatten", [r], "flat")
         _ = b.node("Gemm", [flat, b.weight("hw", [21, 4]), b.weight("hb", [4])], "logits")
         let batch = 7
-        let type = TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: [batch, 5, 3, 3].map { Dimension(.known(Int64($0))) }))
-        let graph = Graph(name: "g", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type)],
-                          outputs: [ValueInfo(name: "logits", type: nil)])
-        let model = Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: 13)], graph: graph)
-        let (difference, refusal) = try Self.compare(model, input: [batch, 5, 3, 3])
-        #expect(refusal == nil, "\(refusal ?? "")")
-        #expect(difference < 1e-5, "relative difference \(difference)")
+        let model = Self.model(b, input: [batch, 5, 3, 3])
+        try Self.expectSameLogits(model, input: [batch, 5, 3, 3])
         try Self.expectSameTraining(model, parameters: ["s": Value(shape: [1, 5, 1, 1], floats: [1, 0.7, 1.2, 0.9, 1.1])],
                                     input: [batch, 5, 3, 3], target: TrainingTarget(labels: [0, 1, 2, 3, 0, 1, 2]))
     }
