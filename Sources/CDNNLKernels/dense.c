@@ -1,13 +1,9 @@
 #include "cdnnl_kernels.h"
+#include "kernels_private.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
-
-/* libgomp's entry points, as in gemv.c. */
-extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
-extern int omp_get_thread_num(void);
-extern int omp_get_num_threads(void);
 
 enum { PANEL = 16, MR = 6, KC = 256 };
 
@@ -28,8 +24,6 @@ void cdnnl_dense_pack(const float *w, long output_stride, long column_stride, in
     }
 }
 
-static float clamp(float v, float low, float high) { return v < low ? low : (v > high ? high : v); }
-
 /* The sums of an mr x 16 tile so far: 0 before the first block of columns, else what the block
    before left in y. */
 static void load(const cdnnl_dense_problem *p, int row, int mr, int panel, int first, float sums[MR][PANEL]) {
@@ -47,7 +41,7 @@ static void store(const cdnnl_dense_problem *p, int row, int mr, int panel, int 
     for (int i = 0; i < mr; i++) {
         float *y = p->y + (row + i) * p->y_stride + start;
         for (int j = 0; j < count; j++) {
-            y[j] = last ? clamp(sums[i][j] + (p->bias ? p->bias[start + j] : 0), p->low, p->high) : sums[i][j];
+            y[j] = last ? cdnnl_clamp(sums[i][j] + (p->bias ? p->bias[start + j] : 0), p->low, p->high) : sums[i][j];
         }
     }
 }
@@ -135,12 +129,6 @@ static __attribute__((target("avx2,fma"))) void tile_avx2(const cdnnl_dense_prob
     }
 }
 
-static int has_avx2(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return known;
-}
-
 /* Rows [r0, r1) of part q of `parts` of the rows, in whole tiles. */
 static void rows_of(const cdnnl_dense_problem *p, int q, int parts, int *r0, int *r1) {
     const int groups = (p->rows + MR - 1) / MR;
@@ -156,7 +144,7 @@ static void part(void *data) {
     const int threads = omp_get_num_threads(), me = omp_get_thread_num();
     const int panels = (p->outputs + PANEL - 1) / PANEL, parts = panels % threads == 0 ? 1 : threads;
     const int units = panels * parts, u0 = (int)((long)units * me / threads), u1 = (int)((long)units * (me + 1) / threads);
-    const int avx2 = has_avx2();
+    const int avx2 = cdnnl_has_avx2();
     /* Blocks of columns whose part of a panel (16 KB) stays in L1 while the unit's rows pass. */
     for (int k0 = 0; k0 < p->columns; k0 += KC) {
         const int k1 = k0 + KC < p->columns ? k0 + KC : p->columns;
@@ -179,6 +167,6 @@ static void part(void *data) {
 }
 
 void cdnnl_dense(const cdnnl_dense_problem *problem) {
-    has_avx2();
+    cdnnl_has_avx2();
     GOMP_parallel(part, (void *)problem, 0, 0);
 }

@@ -1,14 +1,7 @@
 #include "cdnnl_kernels.h"
+#include "kernels_private.h"
 
 #include <immintrin.h>
-
-/* libgomp's entry points (what gcc's `#pragma omp parallel` compiles to); the package's C is
-   compiled by clang, whose own OpenMP runtime is not the one oneDNN uses. */
-extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
-extern int omp_get_thread_num(void);
-extern int omp_get_num_threads(void);
-
-static float clamp(float v, float low, float high) { return v < low ? low : (v > high ? high : v); }
 
 /* Rows [begin, end): scalar. */
 static void rows_scalar(const cdnnl_gemv_problem *p, int begin, int end) {
@@ -16,7 +9,7 @@ static void rows_scalar(const cdnnl_gemv_problem *p, int begin, int end) {
         const float *w = p->weights + (long)r * p->columns;
         float sum = 0;
         for (int c = 0; c < p->columns; c++) sum += w[c] * p->x[c];
-        p->y[r] = clamp(sum + p->bias[r], p->low, p->high);
+        p->y[r] = cdnnl_clamp(sum + p->bias[r], p->low, p->high);
     }
 }
 
@@ -47,7 +40,7 @@ static void rows_avx2(const cdnnl_gemv_problem *p, int begin, int end) {
         const float *rows[4] = {w0, w1, w2, w3};
         for (int k = 0; k < 4; k++) {
             for (int c = whole; c < n; c++) s[k] += rows[k][c] * p->x[c];
-            p->y[r + k] = clamp(s[k] + p->bias[r + k], p->low, p->high);
+            p->y[r + k] = cdnnl_clamp(s[k] + p->bias[r + k], p->low, p->high);
         }
     }
     for (; r < end; r++) {
@@ -56,14 +49,8 @@ static void rows_avx2(const cdnnl_gemv_problem *p, int begin, int end) {
         for (int c = 0; c < whole; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(p->x + c), a);
         float sum = horizontal_sum(a);
         for (int c = whole; c < n; c++) sum += w[c] * p->x[c];
-        p->y[r] = clamp(sum + p->bias[r], p->low, p->high);
+        p->y[r] = cdnnl_clamp(sum + p->bias[r], p->low, p->high);
     }
-}
-
-static int has_avx2(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return known;
 }
 
 /* One thread's share: whole groups of four rows, split as evenly as they go. */
@@ -74,10 +61,10 @@ static void part(void *data) {
     int begin = 4 * (int)((long)groups * me / threads), end = 4 * (int)((long)groups * (me + 1) / threads);
     if (end > p->rows) end = p->rows;
     if (begin >= end) return;
-    if (has_avx2()) rows_avx2(p, begin, end); else rows_scalar(p, begin, end);
+    if (cdnnl_has_avx2()) rows_avx2(p, begin, end); else rows_scalar(p, begin, end);
 }
 
 void cdnnl_gemv(const cdnnl_gemv_problem *problem) {
-    has_avx2();
+    cdnnl_has_avx2();
     GOMP_parallel(part, (void *)problem, 0, 0);
 }

@@ -524,33 +524,16 @@ final class DNNLForward: @unchecked Sendable {
                     weightDims = [group, cout / group] + Array(w.shape[1...])
                     plainWeights = Self.md(weightDims, dnnl_abcde)
                 }
-                var anyWeights = Self.md(weightDims, dnnl_format_tag_any)
-                var anySource = Self.md(inDims, dnnl_format_tag_any)
-                var anyDest = Self.md(outDims, dnnl_format_tag_any)
                 // A conv whose kernel covers its whole unpadded input (1x1 on a 1x1 plane) is a
                 // matrix product, run as one (`DNNLDense.swift`) where the conv kernels are
                 // several times slower.
                 let dense = group == 1 && w.shape[2] == inDims[2] && w.shape[3] == inDims[3] && outDims[2] == 1 && outDims[3] == 1
                     && pads.allSatisfy { $0 == 0 }
-                var desc = dnnl_convolution_desc_t()
-                if !dense {
-                    try check(dnnl_convolution_forward_desc_init(&desc, propagation, dnnl_convolution_direct, &anySource, &anyWeights,
-                                                                 &bias, &anyDest, Self.dims(strides), Self.dims([pads[0], pads[1]]),
-                                                                 Self.dims([pads[2], pads[3]])), "\(node.displayName): conv descriptor")
-                }
-                var attr: dnnl_primitive_attr_t?
-                dnnl_primitive_attr_create(&attr)
-                defer { dnnl_primitive_attr_destroy(attr) }
                 var result = output
                 var fused = fusible(output)
                 // A matrix product fuses only a clamp (Relu, Clip); another activation runs on its own.
                 if dense, let f = fused, Self.clampOf((f.alg, f.alpha, f.beta)) == nil { fused = nil }
                 if let fused {
-                    var ops: dnnl_post_ops_t?
-                    dnnl_post_ops_create(&ops)
-                    dnnl_post_ops_append_eltwise(ops, 1, fused.alg, fused.alpha, fused.beta)
-                    dnnl_primitive_attr_set_post_ops(attr, ops)
-                    dnnl_post_ops_destroy(ops)
                     result = fused.node.outputs[0]
                     absorbed.insert(result)
                 }
@@ -559,8 +542,9 @@ final class DNNLForward: @unchecked Sendable {
                 // At batch 1 on a 1x1 plane (the last stages at small inputs) the product reads
                 // each weight once, so it is bound by how fast weights stream in: a loop of our
                 // own (`cdnnl_gemv`, on oneDNN's OpenMP threads) reads them faster than oneDNN's
-                // inner product does (measured on this model's shapes, 2 threads). Channel c is
-                // at offset c in every layout the plan uses for one image on one position.
+                // inner product did, and than `cdnnl_dense` with one row on the larger shapes
+                // (measured on this model's shapes, 2 threads). Channel c is at offset c in every
+                // layout the plan uses for one image on one position.
                 if dense, !training, inDims[0] == 1, inDims[2] * inDims[3] == 1, let source = tensors[x],
                    ChannelLayout(dims: source.dims, md: source.md) != nil, let clamp = Self.clampOf(fusedEltwise) {
                     let columns = w.shape[1]
@@ -585,6 +569,23 @@ final class DNNLForward: @unchecked Sendable {
                     let product = try denseProduct(result, Self.md([outDims[0], cout], dnnl_ab), outDims: outDims, node)
                     try matrixProduct(x, w.floats, outputs: cout, bias: biasValues, into: product, output: result, eltwise: fusedEltwise)
                     continue
+                }
+                var anyWeights = Self.md(weightDims, dnnl_format_tag_any)
+                var anySource = Self.md(inDims, dnnl_format_tag_any)
+                var anyDest = Self.md(outDims, dnnl_format_tag_any)
+                var desc = dnnl_convolution_desc_t()
+                try check(dnnl_convolution_forward_desc_init(&desc, propagation, dnnl_convolution_direct, &anySource, &anyWeights,
+                                                             &bias, &anyDest, Self.dims(strides), Self.dims([pads[0], pads[1]]),
+                                                             Self.dims([pads[2], pads[3]])), "\(node.displayName): conv descriptor")
+                var attr: dnnl_primitive_attr_t?
+                dnnl_primitive_attr_create(&attr)
+                defer { dnnl_primitive_attr_destroy(attr) }
+                if let fused {
+                    var ops: dnnl_post_ops_t?
+                    dnnl_post_ops_create(&ops)
+                    dnnl_post_ops_append_eltwise(ops, 1, fused.alg, fused.alpha, fused.beta)
+                    dnnl_primitive_attr_set_post_ops(attr, ops)
+                    dnnl_post_ops_destroy(ops)
                 }
                 var pd: dnnl_primitive_desc_t?
                 try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "\(node.displayName): conv")
