@@ -26,6 +26,11 @@ import Testing
         #expect(!looks.isEmpty && looks.dropLast().allSatisfy { $0["certified"] as? Bool == true })
         let chosen = try #require(looks.last(where: { $0["certified"] as? Bool == true }))
         #expect(chosen["drop_upper_bound"] as? Double == bound)
+        // The counts reproduce the drop and the bound, for a pipeline's own statistics.
+        let worse = try #require(c["worse"] as? Int), better = try #require(c["better"] as? Int)
+        #expect(chosen["worse"] as? Int == worse && chosen["better"] as? Int == better)
+        let paired = PairedDrop(worse: worse, better: better, images: 1500)
+        #expect(abs(100 * paired.drop - drop) < 1e-9 && abs(100 * paired.upperBound(confidence: 0.95) - bound) < 1e-9)
         #expect(chosen["parameters"] as? Int == report["parameters_after"] as? Int)
         print(String(format: "certified bound %.2f pt (observed %.2f on the certification images); onnxruntime test drop %.2f pt", bound, drop, 100 * testDrop))
     }

@@ -22,18 +22,25 @@ public struct Certification: Sendable, Codable, Equatable {
         /// The paired drop on the certification images and its upper bound, in points.
         public var drop: Double
         public var dropUpperBound: Double
+        /// Certification images the input model gets right and the candidate wrong, and the
+        /// reverse: the counts the drop and its bound come from, for a caller's own statistics.
+        public var worse: Int
+        public var better: Int
         public var certified: Bool
 
         enum CodingKeys: String, CodingKey {
-            case stage, round, parameters, drop, certified
+            case stage, round, parameters, drop, worse, better, certified
             case dropUpperBound = "drop_upper_bound"
         }
     }
 
     /// The result's bound, in points (the input model's bound when nothing certified).
     public var dropUpperBound: Double
-    /// The result's observed paired drop on the certification images, in points.
+    /// The result's observed paired drop on the certification images, in points, and its
+    /// counts (`Look.worse`, `Look.better`).
     public var drop: Double
+    public var worse: Int
+    public var better: Int
     public var confidence: Double
     public var images: Int
     /// Whether some pruned candidate is within the budget.
@@ -42,7 +49,7 @@ public struct Certification: Sendable, Codable, Equatable {
     public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before; one-sided Tango score bound on the paired drop"
 
     enum CodingKeys: String, CodingKey {
-        case drop, confidence, images, certified, looks, procedure
+        case drop, worse, better, confidence, images, certified, looks, procedure
         case dropUpperBound = "drop_upper_bound"
     }
 

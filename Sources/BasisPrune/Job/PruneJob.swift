@@ -185,7 +185,8 @@ public struct PruneJob: Sendable {
             let bound = paired.upperBound(confidence: options.confidence)
             let ok = bound <= options.maxAccuracyDrop / 100
             looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
-                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, certified: ok))
+                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
+                                            certified: ok))
             if !ok { break }
             chosen = (built, paired)
         }
@@ -198,6 +199,7 @@ public struct PruneJob: Sendable {
         let writtenDrop = written?.drop ?? PairedDrop(worse: 0, better: 0, images: certificationImages)
         let certification = Certification(
             dropUpperBound: 100 * writtenDrop.upperBound(confidence: options.confidence), drop: 100 * writtenDrop.drop,
+            worse: writtenDrop.worse, better: writtenDrop.better,
             confidence: options.confidence, images: certificationImages, certified: chosen != nil, looks: looks)
 
         let after = try GraphSummary(model: pruned)
