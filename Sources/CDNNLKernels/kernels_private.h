@@ -11,8 +11,9 @@ extern int omp_get_num_threads(void);
 
 static inline float cdnnl_clamp(float v, float low, float high) { return v < low ? low : (v > high ? high : v); }
 
-/* Whether this CPU runs the AVX2/FMA paths; asked once per process. Call it before
-   GOMP_parallel so the threads only read the cached answer. */
+/* Whether this CPU runs the AVX2/FMA paths; asked once in each C file that calls it (a static
+   inline's cache is the file's own). Call it before GOMP_parallel so the threads only read the
+   cached answer. */
 static inline int cdnnl_has_avx2(void) {
     static int known = -1;
     if (known < 0) known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
