@@ -11,6 +11,9 @@ import Foundation
 /// budget to pass its own test, which happens with probability at most 1 - confidence, so the
 /// several looks need no Bonferroni share). The bound is `PairedDrop.upperBound` (Tango's
 /// score interval for paired proportions). Only the candidates `worthALook` picks are checked.
+/// The main job checks each candidate as soon as its search accepts it, and the searches stop
+/// once a look fails after another has passed: the result is then fixed, and the looks are
+/// those of checking every candidate after the searches.
 public struct Certification: Sendable, Codable, Equatable {
     /// One candidate checked.
     public struct Look: Sendable, Codable, Equatable {
@@ -46,7 +49,7 @@ public struct Certification: Sendable, Codable, Equatable {
     /// Whether some pruned candidate is within the budget.
     public var certified: Bool
     public var looks: [Look]
-    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before; one-sided Tango score bound on the paired drop"
+    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before, checked as the searches accept candidates (they stop at the first failed look once one has passed); one-sided Tango score bound on the paired drop"
 
     enum CodingKeys: String, CodingKey {
         case drop, worse, better, confidence, images, certified, looks, procedure
@@ -62,11 +65,15 @@ public struct Certification: Sendable, Codable, Equatable {
     public static func worthALook(parameters: [Int], inputParameters: Int) -> [Int] {
         var smallest = inputParameters
         return parameters.indices.filter { i in
-            guard parameters[i] < smallest else { return false }
+            guard worthALook(parameters[i], after: smallest) else { return false }
             smallest = parameters[i]
             return true
         }
     }
+
+    /// `worthALook` for one candidate, given the parameters of the last one looked at (or of
+    /// the input): the main job checks candidates as the searches accept them.
+    public static func worthALook(_ parameters: Int, after previous: Int) -> Bool { parameters < previous }
 
     /// One line for people.
     public var summary: String {

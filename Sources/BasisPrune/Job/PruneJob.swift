@@ -106,6 +106,50 @@ public struct PruneJob: Sendable {
             lap("teacher outputs")
         }
 
+        // Certification follows the searches as they go (see `Certification`): each accepted
+        // candidate worth a look is checked when it is accepted, and once one fails after another
+        // has passed, the fixed sequence is over and the searches stop, since no later candidate
+        // could be the result. The candidates and looks are the same as checking them all after
+        // the searches. With --prune-ratio only the result is checked, after the search.
+        let certifyAsYouGo = options.pruneRatio == nil
+        func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
+            let built = try candidate.build()
+            let correctness = try Executor(model: built.model).evaluate(
+                data.certification, indices: data.certificationIndices, batchSize: 256,
+                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)"), sharing: options.sharing).correctness
+            return (built, PairedDrop(reference: referenceCertification, candidate: correctness))
+        }
+        var looks: [Certification.Look] = []
+        var chosen: (built: Built, drop: PairedDrop)?
+        var sequenceEnded = false
+        var lookedAtParameters = original.layerParameters
+        /// Checks `candidate` if it is worth a look (`Certification.worthALook`: smaller than the
+        /// input and than the last one checked) and the sequence is still open.
+        func look(_ candidate: Candidate) throws {
+            guard !sequenceEnded, Certification.worthALook(candidate.parameters, after: lookedAtParameters) else { return }
+            lookedAtParameters = candidate.parameters
+            let (built, paired) = try certify(candidate)
+            let bound = paired.upperBound(confidence: options.confidence)
+            let ok = bound <= options.maxAccuracyDrop / 100
+            looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
+                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
+                                            certified: ok))
+            if ok { chosen = (built, paired) } else { sequenceEnded = true }
+        }
+        /// Whether a later candidate could still be the result. While nothing has certified the
+        /// searches go on, so that --force writes the most pruned candidate.
+        var resultOpen: Bool { !(sequenceEnded && chosen != nil) }
+        var lookError: (any Error)?
+        /// The searches' `accepted` hook: looks at `candidate`, and says whether to go on.
+        func goOn(after candidate: Candidate) -> Bool {
+            guard certifyAsYouGo else { return true }
+            do { try look(candidate) } catch {
+                lookError = error
+                return false
+            }
+            return resultOpen
+        }
+
         var candidates: [Candidate] = []
         var stage = model
         var removedByFilter: Set<Int>?
@@ -119,20 +163,21 @@ public struct PruneJob: Sendable {
             let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: data.train, trainIndices: data.trainIndices,
                                           validation: data.validation, validationIndices: data.validationIndices, options: options, share: share,
                                           reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
-            let result = try search.run()
+            func candidate(_ removed: Set<Int>, _ round: PruningRound) -> Candidate {
+                Candidate(stage: "filter", round: round.round, parameters: round.layerParameters,
+                          build: {
+                              var pruned = folded
+                              pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
+                              return (pruned, nil, removed)
+                          })
+            }
+            let result = try search.run(accepted: { goOn(after: candidate($0, $1)) })
+            if let lookError { throw lookError }
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             clock = Date()
             skipped += PruneReport.Skipped.channels(analysis, folded.graph)
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            for (removed, round) in zip(result.candidates, rounds) {
-                candidates.append(Candidate(
-                    stage: "filter", round: round.round, parameters: round.layerParameters,
-                    build: {
-                        var pruned = folded
-                        pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
-                        return (pruned, nil, removed)
-                    }))
-            }
+            for (removed, round) in zip(result.candidates, rounds) { candidates.append(candidate(removed, round)) }
             let accuracyOf = Dictionary(zip(result.candidates, rounds.map(\.validationAccuracy)), uniquingKeysWith: { a, _ in a })
             filterRecord = { removed in
                 PruneReport.FilterStage(
@@ -146,7 +191,9 @@ public struct PruneJob: Sendable {
             stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed)
         }
         var basisResult: PruningResult?
-        if options.method != .filter {
+        if options.method != .filter && !resultOpen {
+            phases.append(PruneReport.Phase(name: "basis stage not run: a filter candidate failed its certification look, which ends the fixed sequence", seconds: 0))
+        } else if options.method != .filter {
             let (split, layers) = try Pipeline.split(stage, objective: options.objective)
             skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
             lap("split")
@@ -154,42 +201,23 @@ public struct PruneJob: Sendable {
             let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
                                        validation: data.validation, validationIndices: data.validationIndices, options: options,
                                        reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
-            let result = try search.run()
+            let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
+            func candidate(_ state: ScalingState, _ round: PruningRound) -> Candidate {
+                Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
+                          build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
+            }
+            let result = try search.run(accepted: { goOn(after: candidate($0, $1)) })
+            if let lookError { throw lookError }
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             clock = Date()
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
-            for (state, round) in zip(result.candidates, rounds) {
-                candidates.append(Candidate(
-                    stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
-                    build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) }))
-            }
+            for (state, round) in zip(result.candidates, rounds) { candidates.append(candidate(state, round)) }
             basisResult = result
         }
 
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
-        if options.pruneRatio != nil, let last = candidates.last { candidates = [last] }
+        if !certifyAsYouGo, let last = candidates.last { try look(last) }
         let searched = candidates
-        candidates = Certification.worthALook(parameters: candidates.map(\.parameters), inputParameters: original.layerParameters).map { candidates[$0] }
-        func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
-            let built = try candidate.build()
-            let correctness = try Executor(model: built.model).evaluate(
-                data.certification, indices: data.certificationIndices, batchSize: 256,
-                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)"), sharing: options.sharing).correctness
-            return (built, PairedDrop(reference: referenceCertification, candidate: correctness))
-        }
-        var looks: [Certification.Look] = []
-        var chosen: (built: Built, drop: PairedDrop)?
-        for candidate in candidates {
-            let (built, paired) = try certify(candidate)
-            let bound = paired.upperBound(confidence: options.confidence)
-            let ok = bound <= options.maxAccuracyDrop / 100
-            looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
-                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
-                                            certified: ok))
-            if !ok { break }
-            chosen = (built, paired)
-        }
         // When nothing certifies, the searches' last candidate is what a forced run writes.
         var written = chosen
         if written == nil, let last = searched.last { written = try certify(last) }

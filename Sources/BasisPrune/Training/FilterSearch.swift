@@ -98,7 +98,9 @@ public struct FilterSearch: Sendable {
         return total
     }
 
-    public func run() throws(EngineError) -> FilterPruningResult {
+    /// `accepted` sees every accepted candidate (the groups removed) as soon as it is, in
+    /// order; when it returns false the search ends there (as `PruningSearch.run`).
+    public func run(accepted isWanted: (Set<Int>, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> FilterPruningResult {
         var phases: [(String, Double)] = []
         var clock = Date()
         func lap(_ name: String) {
@@ -143,6 +145,7 @@ public struct FilterSearch: Sendable {
                 removed = candidate
                 candidates.append(candidate)
                 acceptedAccuracy = candidateResult.accuracy
+                if !isWanted(candidate, history[history.count - 1]) { break }
                 importance = try self.importance(removed, stream: UInt64(round), phase: "filter round \(round): importance")
             } else {
                 fraction /= 2

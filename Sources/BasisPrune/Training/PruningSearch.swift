@@ -92,7 +92,8 @@ public struct PruningRound: Sendable, Codable, Equatable {
     public var validationAccuracy: Double
     public var accepted: Bool
     /// The certified bound on the accuracy drop (points) this candidate's validation
-    /// discordance predicts; nil for the rounds that are no candidate.
+    /// discordance predicts; nil for the filter stage's round 0 (the input model). The basis
+    /// stage's round 0 (trained factors, nothing removed) has one although it is no candidate.
     public var predictedBound: Double?
 
     public init(round: Int, keptBases: Int, layerParameters: Int, validationAccuracy: Double, accepted: Bool, predictedBound: Double? = nil) {
@@ -171,7 +172,10 @@ public struct PruningSearch: Sendable {
 
     /// Candidates are judged by `BudgetRule` against `reference` (the input model's, when this
     /// model is already the result of an earlier stage), or against the split model as it is.
-    public func run() throws(EngineError) -> PruningResult {
+    /// `accepted` sees every accepted candidate as soon as it is, in order; when it returns
+    /// false the search ends there (the job's certification has failed that candidate, so no
+    /// later one can be the result).
+    public func run(accepted isWanted: (ScalingState, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> PruningResult {
         var phases: [(String, Double)] = []
         var clock = Date()
         func lap(_ name: String) {
@@ -201,8 +205,11 @@ public struct PruningSearch: Sendable {
         lap("train factors")
         var accepted = state
         var acceptedResult = try evaluate(state, phase: "validate trained factors")
+        // Round 0 is no candidate, but its bound says how far training the factors alone moved
+        // the answers: a search whose round 0 is over the budget has nothing left to spend.
         var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
-                                    validationAccuracy: acceptedResult.accuracy, accepted: true)]
+                                    validationAccuracy: acceptedResult.accuracy, accepted: true,
+                                    predictedBound: 100 * rule.judge(acceptedResult.correctness).predictedBound)]
         var candidates: [ScalingState] = []
         let floors = Self.floors(layers, options: options)
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
@@ -231,6 +238,7 @@ public struct PruningSearch: Sendable {
                 acceptedResult = candidateResult
                 candidates.append(candidate)
                 importance = candidateImportance
+                if !isWanted(candidate, history[history.count - 1]) { break }
             } else {
                 fraction /= 2
             }
@@ -254,6 +262,8 @@ public struct PruningSearch: Sendable {
     /// legal width (a multiple, or the layer's rank): removing more of its lowest-scoring
     /// bases, or keeping back this round's highest-scoring removals. If that leaves nothing
     /// removed, the layer of the lowest-scoring basis loses one block, so every round moves.
+    /// The accuracy-driven search (no `pruneRatio`) makes no removal that saves nothing
+    /// (`onlySaving` below); a fixed ratio removes what it is asked to.
     func remove(_ count: Int, from state: inout ScalingState, importance: [String: [Double]], floors: [String: Int]? = nil) {
         var scores: [String: [Double]] = [:]
         for layer in state.layers {
@@ -266,11 +276,19 @@ public struct PruningSearch: Sendable {
                 return score
             }
         }
-        Self.remove(count, from: &state, scores: scores, multiple: options.channelMultiple, floors: floors)
+        Self.remove(count, from: &state, scores: scores, multiple: options.channelMultiple, floors: floors, onlySaving: options.pruneRatio == nil)
     }
 
     /// `remove` on given scores per layer (lowest removed first).
-    public static func remove(_ count: Int, from state: inout ScalingState, scores: [String: [Double]], multiple: Int, floors: [String: Int]? = nil) {
+    /// With `onlySaving`, a removal that saves nothing is not made: when every layer it takes
+    /// bases from would still be re-merged by the export (`SplitLayer.remerges`), those layers
+    /// keep them and the count is taken from the others, until some layer gets cheaper or no
+    /// layer is left (then nothing is removed). Such a removal changes the model's answers for
+    /// nothing, and the accuracy-driven search would spend a retrain and budget on it. Removals
+    /// that leave a layer re-merged are still made beside one that saves: they are the steps
+    /// by which a layer gets below its re-merge width over several rounds.
+    public static func remove(_ count: Int, from state: inout ScalingState, scores: [String: [Double]], multiple: Int,
+                              floors: [String: Int]? = nil, onlySaving: Bool = false) {
         let floor = state.layers.map { floors?[$0.factors] ?? 1 }
         var candidates: [(score: Double, layer: Int, basis: Int)] = []
         for (l, layer) in state.layers.enumerated() {
@@ -281,17 +299,21 @@ public struct PruningSearch: Sendable {
         // Ties break by layer and basis order, so the result is the same on every machine.
         candidates.sort { ($0.score, $0.layer, $0.basis) < ($1.score, $1.layer, $1.basis) }
         let before = state.layers.map { state.kept[$0.factors]!.filter { $0 }.count }
-        var keptPerLayer = before
-        var removedNow = Set<Int>()
-        for (index, c) in candidates.enumerated() where removedNow.count < count {
-            guard keptPerLayer[c.layer] > floor[c.layer] else { continue }
-            keptPerLayer[c.layer] -= 1
-            removedNow.insert(index)
-        }
+        let byLayer = Dictionary(grouping: candidates.indices, by: { candidates[$0].layer })
         let alignment = ChannelAlignment(multiple: multiple)
-        if alignment.multiple > 1 {
-            let byLayer = Dictionary(grouping: candidates.indices, by: { candidates[$0].layer })
-            for (l, layer) in state.layers.enumerated() where !alignment.isLegal(keptPerLayer[l], full: layer.rank) {
+        let layers = state.layers
+
+        /// The candidates to remove when the layers in `excluded` keep all of theirs.
+        func plan(excluding excluded: Set<Int>) -> (removed: Set<Int>, kept: [Int]) {
+            var keptPerLayer = before
+            var removedNow = Set<Int>()
+            for (index, c) in candidates.enumerated() where removedNow.count < count {
+                guard keptPerLayer[c.layer] > floor[c.layer], !excluded.contains(c.layer) else { continue }
+                keptPerLayer[c.layer] -= 1
+                removedNow.insert(index)
+            }
+            guard alignment.multiple > 1 else { return (removedNow, keptPerLayer) }
+            for (l, layer) in layers.enumerated() where !alignment.isLegal(keptPerLayer[l], full: layer.rank) {
                 let own = byLayer[l] ?? []
                 let (down, up) = alignment.neighbours(keptPerLayer[l], before: before[l], full: layer.rank)
                 if let down, down >= floor[l], keptPerLayer[l] - down < up - keptPerLayer[l] {
@@ -308,15 +330,27 @@ public struct PruningSearch: Sendable {
             }
             if removedNow.isEmpty, let first = candidates.indices.first(where: { i in
                 let l = candidates[i].layer
-                return alignment.nextBelow(before[l], full: state.layers[l].rank).map { $0 >= floor[l] } ?? false
+                return !excluded.contains(l) && (alignment.nextBelow(before[l], full: layers[l].rank).map { $0 >= floor[l] } ?? false)
             }) {
                 let l = candidates[first].layer
-                let target = alignment.nextBelow(before[l], full: state.layers[l].rank)!
+                let target = alignment.nextBelow(before[l], full: layers[l].rank)!
                 for index in byLayer[l]! where keptPerLayer[l] > target {
                     removedNow.insert(index)
                     keptPerLayer[l] -= 1
                 }
             }
+            return (removedNow, keptPerLayer)
+        }
+
+        var excluded = Set<Int>()
+        var removedNow: Set<Int>
+        while true {
+            let planned = plan(excluding: excluded)
+            removedNow = planned.removed
+            guard onlySaving, !removedNow.isEmpty else { break }
+            let changed = layers.indices.filter { planned.kept[$0] < before[$0] }
+            if changed.contains(where: { !layers[$0].remerges(kept: planned.kept[$0]) }) { break }
+            excluded.formUnion(changed)
         }
         for index in removedNow.sorted() {
             let c = candidates[index]

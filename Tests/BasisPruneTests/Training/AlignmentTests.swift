@@ -89,6 +89,54 @@ import Testing
         }
     }
 
+    /// The accuracy-driven search makes no removal that saves nothing: with the lowest scores
+    /// in the head conv (320 -> 1280, re-merged at 256 bases or more), a round of 16 would
+    /// leave it re-merged at 304, so the head keeps them and other layers pay instead; a round
+    /// of 80 takes it below the re-merge width and is made as ranked. Without the rule the 16
+    /// come from the head and save nothing.
+    @Test func basisRoundsRemoveOnlyWhatSaves() throws {
+        let (_, layers) = try Pipeline.split(try ONNXImporter.load(path: Fixtures.fmnistModel))
+        let head = try #require(layers.first { $0.name == "/_conv_head/Conv" })
+        #expect(head.rank == 320 && head.remerges(kept: 256) && !head.remerges(kept: 248))
+        var random = SplitMix64(seed: 6)
+        let scores = Dictionary(uniqueKeysWithValues: layers.map { l in
+            (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) + (l.factors == head.factors ? 0 : 1) })
+        })
+        let full = ScalingState(layers: layers)
+        func kept(_ s: ScalingState, _ layer: SplitLayer) -> Int { s.kept[layer.factors]!.filter { $0 }.count }
+
+        var plain = full
+        PruningSearch.remove(16, from: &plain, scores: scores, multiple: 8)
+        #expect(kept(plain, head) == 304 && plain.layerParameters == full.layerParameters)
+
+        var saving = full
+        PruningSearch.remove(16, from: &saving, scores: scores, multiple: 8, onlySaving: true)
+        #expect(kept(saving, head) == 320 && saving.keptCount < full.keptCount)
+        #expect(saving.layerParameters < full.layerParameters)
+        #expect(layers.contains { kept(saving, $0) < $0.rank && !$0.remerges(kept: kept(saving, $0)) })
+
+        var deep = full
+        PruningSearch.remove(80, from: &deep, scores: scores, multiple: 8, onlySaving: true)
+        #expect(kept(deep, head) == 240 && full.keptCount - deep.keptCount == 80)
+        #expect(deep.layerParameters < full.layerParameters)
+
+        // Random scores and round sizes, from the full model and from pruned ones: with the
+        // rule every round either saves or removes nothing; without it some save nothing.
+        var wastedWithout = 0
+        var state = full
+        for round in 0..<40 {
+            let scores = Dictionary(uniqueKeysWithValues: layers.map { l in (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) }) })
+            let count = 1 + round % 24
+            var with = state, without = state
+            PruningSearch.remove(count, from: &with, scores: scores, multiple: 8, onlySaving: true)
+            PruningSearch.remove(count, from: &without, scores: scores, multiple: 8)
+            #expect(with.keptCount == state.keptCount || with.layerParameters < state.layerParameters, "round \(round)")
+            if without.keptCount < state.keptCount && without.layerParameters == state.layerParameters { wastedWithout += 1 }
+            if round % 4 == 3 { PruningSearch.remove(state.keptCount / 8, from: &state, scores: scores, multiple: 8) }
+        }
+        #expect(wastedWithout > 0)
+    }
+
     @Test func keptWidthOfAFixedRatio() {
         let one = ChannelAlignment(multiple: 1), eight = ChannelAlignment(multiple: 8)
         #expect(one.keptWidth(full: 10, removable: 9, ratio: 0.5) == 5)

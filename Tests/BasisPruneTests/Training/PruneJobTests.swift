@@ -55,5 +55,43 @@ import Testing
         let input = try Executor(model: try Simplify.run(model).model).evaluate(validation, indices: c, batchSize: 256).correctness
         let output = try Executor(model: outcome.model).evaluate(validation, indices: c, batchSize: 256).correctness
         #expect(abs(100 * PairedDrop(reference: input, candidate: output).drop - chosen.drop) < 1e-9)
+        // Checked as the search goes: a look that fails after one has passed ends the search
+        // at that candidate's round.
+        if let last = looks.last, !last.certified, looks.count > 1 {
+            #expect(outcome.report.history.last?.round == last.round && outcome.report.history.last?.accepted == true)
+        }
+    }
+
+    /// The hook the job certifies through: a search told to stop after its first accepted
+    /// candidate ends right there, and what it found up to then is what the search that goes on
+    /// found (same history, same candidate), so stopping changes no look.
+    @Test func searchStopsWhereTheHookSays() throws {
+        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
+        let (split, layers) = try Pipeline.split(model)
+        let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
+        var options = PruningOptions()
+        options.method = .basis
+        options.factorLoss = .labels
+        options.retrainImages = 300
+        options.learningRate = 0.001
+        options.maxAccuracyDrop = 3
+        options.roundFraction = 0.2
+        let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+                                   validation: validation, validationIndices: Array(0..<600), options: options)
+        var seen: [Int] = []
+        let stopped = try search.run(accepted: { _, round in
+            seen.append(round.round)
+            return false
+        })
+        var acceptedFurther = 0
+        let further = try search.run(accepted: { _, _ in
+            acceptedFurther += 1
+            return acceptedFurther < 2
+        })
+        #expect(seen.count == 1 && stopped.candidates.count == 1)
+        #expect(stopped.history.last?.accepted == true && stopped.history.last?.round == seen[0])
+        #expect(further.candidates.count == 2 && further.history.count > stopped.history.count)
+        #expect(further.history.prefix(stopped.history.count).elementsEqual(stopped.history))
+        #expect(further.candidates[0].kept == stopped.candidates[0].kept)
     }
 }
