@@ -192,7 +192,8 @@ public struct PruneJob: Sendable {
         }
         var basisResult: PruningResult?
         if options.method != .filter && !resultOpen {
-            phases.append(PruneReport.Phase(name: "basis stage not run: a filter candidate failed its certification look, which ends the fixed sequence", seconds: 0))
+            // Kept short: the text summary gives a phase 28 columns. The looks say which failed.
+            phases.append(PruneReport.Phase(name: "basis stage not run", seconds: 0))
         } else if options.method != .filter {
             let (split, layers) = try Pipeline.split(stage, objective: options.objective)
             skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
