@@ -157,6 +157,8 @@ import Testing
          "onnx-basisprune: --margin is gone: the search derives its margin from the data, and the result is certified on images no search saw (--confidence, --cert-fraction)"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--confidence", "1"],
          "onnx-basisprune: --confidence '1' is not a number in 0.5...0.9999"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--importance-images", "0"],
+         "onnx-basisprune: --importance-images '0' is not a positive integer or all"),
     ])
     func usageErrors(arguments: [String], message: String) throws {
         let result = try run(Fixtures.executable, arguments)

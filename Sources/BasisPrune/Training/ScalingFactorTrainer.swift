@@ -24,11 +24,15 @@ public struct ScalingFactorTrainer: Sendable {
 
     /// One pass over `indices` (in the order given) with a forward and backward pass per
     /// batch. With an optimizer, the factors of kept bases are updated after each batch; the
-    /// Taylor importance of every basis is accumulated either way. Returns mean loss,
-    /// accuracy and the importance by factor name.
+    /// Taylor importance of every basis is accumulated either way, over the batches that hold
+    /// any of the last `importanceImages` images (all of them when nil): importance measured
+    /// where the factors have settled, and training batches before that take one backward
+    /// sweep instead of two (with a teacher, importance has a sweep of its own). Returns mean
+    /// loss, accuracy and the importance by factor name.
     public func pass(
-        _ indices: [Int], state: inout ScalingState, optimizer: inout Optimizer?, phase: String
+        _ indices: [Int], state: inout ScalingState, optimizer: inout Optimizer?, phase: String, importanceImages: Int? = nil
     ) throws(EngineError) -> (loss: Double, accuracy: Double, importance: [String: [Double]]) {
+        let measuredFrom = indices.count - min(importanceImages ?? indices.count, indices.count)
         var importance = Dictionary(uniqueKeysWithValues: state.layers.map { ($0.factors, [Double](repeating: 0, count: $0.rank)) })
         let start = Date()
         var lossSum = 0.0, correct = 0, done = 0
@@ -36,17 +40,19 @@ public struct ScalingFactorTrainer: Sendable {
         while begin < indices.count {
             let batch = indices[begin..<min(begin + batchSize, indices.count)]
             begin += batch.count
+            let measures = optimizer == nil || begin > measuredFrom
             let result = try executor.sharedLossAndGradients(batch, data: data, targets: targets, parameters: state.parameters(),
-                                                             names: state.layers.map(\.factors), importanceOnly: optimizer == nil, sharing: sharing)
+                                                             names: state.layers.map(\.factors), importanceOnly: optimizer == nil,
+                                                             measuresImportance: measures, sharing: sharing)
             var gradients: [String: [Float]] = [:]
             for layer in state.layers {
-                guard let g = result.importanceGradients[layer.factors]?.floats else { continue }
+                gradients[layer.factors] = result.gradients[layer.factors]?.floats
+                guard measures, let g = result.importanceGradients[layer.factors]?.floats else { continue }
                 let s = state.factors[layer.factors]!
                 var theta = importance[layer.factors]!
                 // Per batch |s * dL/ds|, with dL/ds of the batch's summed loss.
                 for i in 0..<layer.rank { theta[i] += Double(abs(s[i] * g[i])) * Double(batch.count) }
                 importance[layer.factors] = theta
-                gradients[layer.factors] = result.gradients[layer.factors]?.floats
             }
             if optimizer != nil { optimizer!.update(&state.factors, gradients: gradients, masks: state.kept) }
             lossSum += result.loss * Double(batch.count)

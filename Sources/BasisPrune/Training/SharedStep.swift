@@ -18,13 +18,18 @@ extension Executor {
     /// `sharing.microBatch` shared over its ranks and added in micro-batch order, each weighted
     /// by its share of the batch: the same numbers on every rank, whatever the number of ranks.
     /// The batch's targets come from `targets` for the whole batch, so a micro-batch's draws
-    /// are its rows of the batch's. Each rank reads only its micro-batches' images.
+    /// are its rows of the batch's. Each rank reads only its micro-batches' images. Without
+    /// `measuresImportance` (a training batch whose importance is not used) no draws are made
+    /// and the one backward sweep gives the exact gradients, also returned as the importance ones.
     func sharedLossAndGradients(
         _ batch: ArraySlice<Int>, data: Preprocessor, targets: TrainingTargets, parameters: [String: Value], names: [String],
-        importanceOnly: Bool, sharing: WorkSharing
+        importanceOnly: Bool, measuresImportance: Bool = true, sharing: WorkSharing
     ) throws(EngineError) -> LossAndGradients {
         let labels = batch.map { data.images.labels[$0] }
-        let target = try targets.target(batch, labels: labels)
+        var target = try targets.target(batch, labels: labels)
+        // A training batch whose importance is not wanted takes only the exact gradient's sweep.
+        let importanceOnly = importanceOnly || !measuresImportance
+        if !measuresImportance { target.draws = nil }
         let size = max(1, sharing.microBatch)
         let units = (batch.count + size - 1) / size
         let counts = names.map { parameters[$0]?.count ?? 0 }

@@ -45,3 +45,44 @@ import Testing
         }
     }
 }
+
+/// `ScalingFactorTrainer.pass(importanceImages:)`: importance comes from the pass's last images
+/// only, and whether a batch measures it does not change what the factors learn.
+@Suite struct ImportanceImagesTests {
+    @Test func importanceIsMeasuredOnTheLastImagesOnly() throws {
+        let data = try Preprocessor(images: DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),split=test,range=0:300").load(), preprocessing: .sharedModels)
+        let model = try ONNXImporter.load(path: Fixtures.fmnistModel)
+        let (split, layers) = try Pipeline.split(model)
+        let teacher = try TeacherOutputs(executor: try Executor(model: model), data: data, indices: Array(0..<300))
+        let trainer = ScalingFactorTrainer(executor: try Executor(model: split), data: data, batchSize: 100,
+                                           targets: TrainingTargets(loss: .distill, teacher: teacher, seed: 5))
+        func pass(_ indices: [Int], _ importanceImages: Int?) throws -> (factors: [String: [Float]], importance: [String: [Double]]) {
+            var state = ScalingState(layers: layers)
+            var optimizer: Optimizer? = Optimizer(method: .adam, learningRate: 0.01)
+            let importance = try trainer.pass(indices, state: &state, optimizer: &optimizer, phase: "test", importanceImages: importanceImages).importance
+            return (state.factors, importance)
+        }
+        let all = try pass(Array(0..<300), nil)
+        let last = try pass(Array(0..<300), 100)  // the last batch of three
+        let none = try pass(Array(0..<300), 0)
+        let firstTwo = try pass(Array(0..<200), nil)
+        // The factors follow the exact gradient whatever is measured.
+        #expect(last.factors == all.factors)
+        #expect(none.factors == all.factors)
+        #expect(all.factors != ScalingState(layers: layers).factors)
+        // The last batch's importance is what the whole pass adds to the first two batches'.
+        var largest = 0.0, worst = 0.0
+        for layer in layers {
+            let a = try #require(all.importance[layer.factors]), b = try #require(last.importance[layer.factors])
+            let d = try #require(firstTwo.importance[layer.factors]), z = try #require(none.importance[layer.factors])
+            #expect(z.allSatisfy { $0 == 0 })
+            for i in a.indices {
+                largest = max(largest, b[i])
+                worst = max(worst, abs(b[i] - (a[i] - d[i])))
+            }
+        }
+        print("importance of the last batch: largest \(largest), worst difference from the whole pass minus the first two batches \(worst)")
+        #expect(largest > 0)
+        #expect(worst <= 1e-9 * largest)
+    }
+}
