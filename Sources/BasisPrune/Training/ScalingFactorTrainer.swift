@@ -25,10 +25,10 @@ public struct ScalingFactorTrainer: Sendable {
     /// One pass over `indices` (in the order given) with a forward and backward pass per
     /// batch. With an optimizer, the factors of kept bases are updated after each batch; the
     /// Taylor importance of every basis is accumulated either way, over the batches that hold
-    /// any of the last `importanceImages` images (all of them when nil): importance measured
-    /// where the factors have settled, and training batches before that take one backward
-    /// sweep instead of two (with a teacher, importance has a sweep of its own). Returns mean
-    /// loss, accuracy and the importance by factor name.
+    /// any of the last `importanceImages` images (all of them when nil); training batches
+    /// before that take one backward sweep instead of two (with a teacher, importance has a
+    /// sweep of its own) and learn the same factors. Returns mean loss, accuracy and the
+    /// importance by factor name.
     public func pass(
         _ indices: [Int], state: inout ScalingState, optimizer: inout Optimizer?, phase: String, importanceImages: Int? = nil
     ) throws(EngineError) -> (loss: Double, accuracy: Double, importance: [String: [Double]]) {
