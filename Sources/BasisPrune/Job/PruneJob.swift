@@ -150,7 +150,8 @@ public struct PruneJob: Sendable {
             return resultOpen
         }
 
-        var candidates: [Candidate] = []
+        /// The searches' most pruned candidate: what a forced run writes when nothing certifies.
+        var lastCandidate: Candidate?
         var stage = model
         var removedByFilter: Set<Int>?
         var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
@@ -177,7 +178,7 @@ public struct PruneJob: Sendable {
             clock = Date()
             skipped += PruneReport.Skipped.channels(analysis, folded.graph)
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            for (removed, round) in zip(result.candidates, rounds) { candidates.append(candidate(removed, round)) }
+            if let (removed, round) = Array(zip(result.candidates, rounds)).last { lastCandidate = candidate(removed, round) }
             let accuracyOf = Dictionary(zip(result.candidates, rounds.map(\.validationAccuracy)), uniquingKeysWith: { a, _ in a })
             filterRecord = { removed in
                 PruneReport.FilterStage(
@@ -212,16 +213,15 @@ public struct PruneJob: Sendable {
             phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
             clock = Date()
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            for (state, round) in zip(result.candidates, rounds) { candidates.append(candidate(state, round)) }
+            if let (state, round) = Array(zip(result.candidates, rounds)).last { lastCandidate = candidate(state, round) }
             basisResult = result
         }
 
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
-        if !certifyAsYouGo, let last = candidates.last { try look(last) }
-        let searched = candidates
+        if !certifyAsYouGo, let last = lastCandidate { try look(last) }
         // When nothing certifies, the searches' last candidate is what a forced run writes.
         var written = chosen
-        if written == nil, let last = searched.last { written = try certify(last) }
+        if written == nil, let last = lastCandidate { written = try certify(last) }
         lap("certify")
         let built = written?.built ?? (model: model, state: nil, removed: nil)
         let pruned = built.model

@@ -214,7 +214,7 @@ public struct PruningSearch: Sendable {
         var accepted = state
         var acceptedResult = try evaluate(state, phase: "validate trained factors")
         // Round 0 is no candidate, but its bound says how far training the factors alone moved
-        // the answers: a search whose round 0 is over the budget has nothing left to spend.
+        // the answers (on reduced runs whose round 0 was over the budget, every round failed).
         var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
                                     validationAccuracy: acceptedResult.accuracy, accepted: true,
                                     predictedBound: 100 * rule.judge(acceptedResult.correctness).predictedBound)]

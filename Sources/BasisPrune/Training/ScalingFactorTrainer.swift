@@ -40,7 +40,7 @@ public struct ScalingFactorTrainer: Sendable {
         while begin < indices.count {
             let batch = indices[begin..<min(begin + batchSize, indices.count)]
             begin += batch.count
-            let measures = optimizer == nil || begin > measuredFrom
+            let measures = begin > measuredFrom
             let result = try executor.sharedLossAndGradients(batch, data: data, targets: targets, parameters: state.parameters(),
                                                              names: state.layers.map(\.factors), importanceOnly: optimizer == nil,
                                                              measuresImportance: measures, sharing: sharing)
