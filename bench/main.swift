@@ -91,6 +91,67 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     exit(0)
 }
 
+// MARK: - compacted split (bench compact KEEP [batch] [size])
+/// A training step of the split model with a share KEEP of every layer's bases removed
+/// (pseudo-random ones, factors 0), run masked (the full split) and compacted (`CompactSplit`):
+/// step times, and whether loss and kept factors' gradients agree bit for bit.
+if CommandLine.arguments.count >= 3, CommandLine.arguments[1] == "compact" {
+    let keep = Double(CommandLine.arguments[2])!
+    let batch = CommandLine.arguments.count >= 4 ? Int(CommandLine.arguments[3]) ?? 128 : 128
+    let size = CommandLine.arguments.count >= 5 ? Int(CommandLine.arguments[4]) ?? 32 : 32
+    let file = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + file).standardizedFileURL.path
+    let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
+    var state = ScalingState(layers: layers)
+    var random = SeededRandom(seed: 7)
+    // BENCH_REPORT=report.json: each layer keeps the share of its bases it kept in that run.
+    var shares: [String: Double] = [:]
+    if let report = ProcessInfo.processInfo.environment["BENCH_REPORT"],
+       let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any],
+       let reported = json["layers"] as? [[String: Any]] {
+        for l in reported { if let name = l["name"] as? String, let k = l["kept"] as? Double, let r = l["rank"] as? Double { shares[name] = k / r } }
+    }
+    for layer in layers {
+        let share = shares[layer.name] ?? keep
+        let keptCount = share >= 1 ? layer.rank : min(layer.rank, max(8, Int((Double(layer.rank) * share / 8).rounded()) * 8))
+        let order = (0..<layer.rank).shuffled(using: &random)
+        for i in order.dropFirst(keptCount) { state.kept[layer.factors]![i] = false }
+        for i in 0..<layer.rank { state.factors[layer.factors]![i] = 0.5 + Float(i % 7) / 7 }
+    }
+    let planes = ProcessInfo.processInfo.environment["BENCH_POSITIONS"].flatMap(Int.init)
+    let only: (SplitLayer) -> Bool = { layer in planes.map { layer.outputPositions <= $0 } ?? true }
+    let compact = CompactSplit(split: model, layers: layers, state: state, compacting: only)
+    let input = Value(shape: [batch, 3, size, size], floats: (0..<(batch * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
+    let labels = (0..<batch).map { Int32($0 % 10) }
+    let full = try Executor(model: model)
+    let fullParameters = state.parameters(), smallParameters = compact.state(state).parameters()
+    let built = DispatchTime.now().uptimeNanoseconds
+    let small = try Executor(model: CompactSplit(split: model, layers: layers, state: state, compacting: only).model)
+    _ = try small.lossAndGradients(input: input, labels: labels, parameters: smallParameters)
+    let firstStep = Double(DispatchTime.now().uptimeNanoseconds - built) / 1e9
+    var a: LossAndGradients?, b: LossAndGradients?
+    let tFull = bestTime(reps: 5) { a = try! full.lossAndGradients(input: input, labels: labels, parameters: fullParameters) }
+    let tSmall = bestTime(reps: 5) { b = try! small.lossAndGradients(input: input, labels: labels, parameters: smallParameters) }
+    var differing = 0, compared = 0
+    for layer in layers {
+        let g = a!.gradients[layer.factors]!.floats, h = b!.gradients[layer.factors]!.floats
+        for (j, i) in compact.keptIndices[layer.factors]!.enumerated() {
+            compared += 1
+            if g[i].bitPattern != h[j].bitPattern { differing += 1 }
+        }
+        if ProcessInfo.processInfo.environment["BENCH_DETAIL"] != nil {
+            let kept = compact.keptIndices[layer.factors]!
+            let d = kept.enumerated().filter { g[$0.1].bitPattern != h[$0.0].bitPattern }.count
+            let maxRel = kept.enumerated().map { abs(g[$0.1] - h[$0.0]) / max(abs(g[$0.1]), 1e-30) }.max() ?? 0
+            print(layer.name, layer.kind, layer.inputLength, layer.outputChannels, layer.rank, kept.count, d, maxRel)
+        }
+    }
+    print(String(format: "%@ %dx%d batch %d, %.0f %% of each layer's bases kept: masked %.1f ms (%.0f img/s), compacted %.1f ms (%.0f img/s), %.2fx (compacting, compiling and the first step %.0f ms); loss %@; %d of %d kept factors' gradients differ",
+                 file, size, size, batch, keep * 100, tFull * 1e3, Double(batch) / tFull, tSmall * 1e3, Double(batch) / tSmall, tFull / tSmall, firstStep * 1e3,
+                 a!.loss == b!.loss ? "identical" : String(format: "differs (%.9g vs %.9g)", a!.loss, b!.loss), differing, compared))
+    exit(0)
+}
+
 // MARK: - engine against onnxruntime (bench engine [seconds] [rounds])
 /// Images per second of the engine on a random batch: best of timed runs for `seconds`.
 func engineThroughput(_ executor: Executor, size: Int, batch: Int, seconds: Double) throws -> Double {

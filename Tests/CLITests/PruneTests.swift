@@ -125,22 +125,25 @@ import Testing
     }
 
     /// Same inputs and seed give a byte-identical output file, whatever the thread count (the
-    /// default is the machine's core count, so a pipeline's runner and a laptop must agree).
+    /// default is the machine's core count, so a pipeline's runner and a laptop must agree),
+    /// and the rounds' default compaction (`--compact exact`) writes what the masked full split
+    /// writes (`--compact off`). `--compact all` writes a model too.
     @Test func sameSeedWritesIdenticalBytes() throws {
         let directory = Fixtures.temporaryDirectory("determinism")
         var outputs: [Data] = []
-        for (name, threads) in [("a.onnx", "1"), ("b.onnx", "2")] {
+        for (name, threads, compact) in [("a.onnx", "1", "exact"), ("b.onnx", "2", "exact"), ("c.onnx", "2", "off"), ("d.onnx", "2", "all")] {
             let result = try run(Fixtures.executable, [
                 Fixtures.bundledModel, directory + "/" + name, "--data", "\(Self.data),range=0:1000",
                 "--val-data", "\(Self.data),split=test,range=0:500", "--prune-ratio", "0.3", "--retrain-images", "500",
-                "--seed", "7", "--quiet", "--force", "--threads", threads,
+                "--seed", "7", "--quiet", "--force", "--threads", threads, "--compact", compact,
             ])
             // A fixed ratio on 500 validation images may miss the budget: --force writes OUT anyway (exit 3).
             #expect(result.status == 0 || result.status == 3, "\(result.stderr)")
             outputs.append(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
         }
         #expect(outputs[0] == outputs[1])
-        #expect(outputs[0].count > 1000)
+        #expect(outputs[2] == outputs[1])
+        #expect(outputs[0].count > 1000 && outputs[3].count > 1000)
     }
 
     @Test(arguments: [
@@ -159,6 +162,8 @@ import Testing
          "onnx-basisprune: --confidence '1' is not a number in 0.5...0.9999"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--importance-images", "0"],
          "onnx-basisprune: --importance-images '0' is not a positive integer or all"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--compact", "some"],
+         "onnx-basisprune: --compact 'some' is not exact, all or off"),
     ])
     func usageErrors(arguments: [String], message: String) throws {
         let result = try run(Fixtures.executable, arguments)

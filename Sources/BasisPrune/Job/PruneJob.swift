@@ -202,7 +202,7 @@ public struct PruneJob: Sendable {
             let executor = try Executor(model: split)
             let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
                                        validation: data.validation, validationIndices: data.validationIndices, options: options,
-                                       reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
+                                       reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter, split: split)
             let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
             func candidate(_ state: ScalingState, _ round: PruningRound) -> Candidate {
                 Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,

@@ -69,6 +69,9 @@ public struct PruningOptions: Sendable {
     /// instead of 323 s and lost more test accuracy (README "Distillation").
     /// Epochs before the last measure nothing either way: their importance is not used.
     public var importanceImages: Int?
+    /// Which layers each round's retrain and validation run with the removed bases taken out
+    /// (when the search is given its split model).
+    public var compaction = CompactSplit.Mode.exact
     /// The search stops when a round would remove fewer bases than this fraction of the remaining.
     public var minimumRoundFraction = 0.0125
     /// What channel groups are ranked against in the filter stage (`Distillation.swift`).
@@ -148,10 +151,16 @@ public struct PruningSearch: Sendable {
     /// Images the result will be certified on (nil: as many as the validation images).
     public var certificationImages: Int?
     public var reporter: any Reporter
+    /// The split model `executor` runs. When given, each round retrains and validates its
+    /// candidate on this model with the removed bases taken out of the layers
+    /// `options.compaction` names (`CompactSplit`), which costs less; on the masked full split
+    /// otherwise.
+    public var split: Model?
 
     public init(executor: Executor, layers: [SplitLayer], train: Preprocessor, trainIndices: [Int], validation: Preprocessor,
                 validationIndices: [Int], options: PruningOptions, reference: [Bool]? = nil, certificationImages: Int? = nil,
-                reporter: any Reporter = SilentReporter()) {
+                reporter: any Reporter = SilentReporter(), split: Model? = nil) {
+        self.split = split
         self.reference = reference
         self.certificationImages = certificationImages
         self.executor = executor
@@ -223,6 +232,7 @@ public struct PruningSearch: Sendable {
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction
         var round = 0
+        let fullRanks = Dictionary(uniqueKeysWithValues: layers.map { ($0.factors, $0.rank) })
         while true {
             let alive = accepted.keptCount
             var count = Int((Double(alive) * fraction).rounded(.up))
@@ -234,10 +244,28 @@ public struct PruningSearch: Sendable {
             if candidate.keptCount == accepted.keptCount { break }
             var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
             let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
-            let candidateImportance = try trainer.pass(retrain, state: &candidate, optimizer: &optimizer,
-                                                       phase: "round \(round): retrain after removing \(count) bases",
+            let retrainPhase = "round \(round): retrain after removing \(count) bases", validatePhase = "round \(round): validate"
+            let candidateImportance: [String: [Double]]
+            let candidateResult: EvaluationResult
+            if let split, options.compaction != .off {
+                let compact = CompactSplit(split: split, layers: layers, state: candidate,
+                                           compacting: options.compaction == .all ? { _ in true } : CompactSplit.keepsBits)
+                let compactExecutor = try Executor(model: compact.model)
+                var compactState = compact.state(candidate)
+                var compactTrainer = trainer
+                compactTrainer.executor = compactExecutor
+                let measured = try compactTrainer.pass(retrain, state: &compactState, optimizer: &optimizer, phase: retrainPhase,
                                                        importanceImages: options.importanceImages).importance
-            let candidateResult = try evaluate(candidate, phase: "round \(round): validate")
+                compact.merge(compactState, into: &candidate)
+                candidateImportance = compact.expand(measured, fullRanks: fullRanks)
+                candidateResult = try compactExecutor.evaluate(
+                    validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: validatePhase),
+                    parameters: compactState.parameters(), sharing: options.sharing)
+            } else {
+                candidateImportance = try trainer.pass(retrain, state: &candidate, optimizer: &optimizer, phase: retrainPhase,
+                                                       importanceImages: options.importanceImages).importance
+                candidateResult = try evaluate(candidate, phase: validatePhase)
+            }
             let judged = rule.judge(candidateResult.correctness)
             let ok = target != nil || judged.accepted
             history.append(PruningRound(round: round, keptBases: candidate.keptCount, layerParameters: candidate.layerParameters,

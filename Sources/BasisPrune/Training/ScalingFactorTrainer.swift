@@ -3,7 +3,7 @@ import Foundation
 /// Trains the scaling factors of a split model (every other weight frozen) and measures the
 /// first-order Taylor importance of each basis, `sum over batches of |s_i * dL/ds_i|`.
 public struct ScalingFactorTrainer: Sendable {
-    public let executor: Executor
+    public var executor: Executor
     public let data: Preprocessor
     public var batchSize: Int
     /// What the factors are trained and importance is measured against.
