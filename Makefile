@@ -53,6 +53,8 @@ bench: deps
 	.build/release/bench engine 1 5
 	.build/release/bench train 32 32
 	.build/release/bench train 128 32
+	.build/release/bench compact 0.5 exact 128 32
+	.build/release/bench compact 0.5 all 128 32
 	.build/release/bench train 32 224
 
 bench-deploy: deps

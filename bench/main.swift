@@ -91,42 +91,49 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     exit(0)
 }
 
-// MARK: - compacted split (bench compact KEEP [batch] [size])
-/// A training step of the split model with a share KEEP of every layer's bases removed
-/// (pseudo-random ones, factors 0), run masked (the full split) and compacted (`CompactSplit`):
-/// step times, and whether loss and kept factors' gradients agree bit for bit.
-if CommandLine.arguments.count >= 3, CommandLine.arguments[1] == "compact" {
-    let keep = Double(CommandLine.arguments[2])!
-    let batch = CommandLine.arguments.count >= 4 ? Int(CommandLine.arguments[3]) ?? 128 : 128
-    let size = CommandLine.arguments.count >= 5 ? Int(CommandLine.arguments[4]) ?? 32 : 32
+// MARK: - compacted split (bench compact SHARE|REPORT MODE [batch] [size])
+/// A training step of the split model with bases removed (factors 0), run masked (the full
+/// split) and compacted (`CompactSplit`, MODE exact or all): step times, and whether the loss
+/// and the kept factors' gradients are the same bits. SHARE: every layer keeps that share of
+/// its bases (pseudo-random ones, rounded to blocks of 8); REPORT: a job's JSON report, each
+/// layer keeping the share of its rank it kept there (layers it does not name keep all).
+if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "compact", let mode = CompactSplit.Mode(rawValue: CommandLine.arguments[3]) {
+    let batch = CommandLine.arguments.count >= 5 ? Int(CommandLine.arguments[4]) ?? 128 : 128
+    let size = CommandLine.arguments.count >= 6 ? Int(CommandLine.arguments[5]) ?? 32 : 32
     let file = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
     let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + file).standardizedFileURL.path
     let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
+    var shares: [String: Double] = [:]
+    let uniform = Double(CommandLine.arguments[2])
+    if uniform == nil {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[2]))) as? [String: Any]
+        for l in json?["layers"] as? [[String: Any]] ?? [] {
+            if let name = l["name"] as? String, let k = l["kept"] as? Double, let r = l["rank"] as? Double { shares[name] = k / r }
+        }
+    }
     var state = ScalingState(layers: layers)
     var random = SeededRandom(seed: 7)
-    // BENCH_REPORT=report.json: each layer keeps the share of its bases it kept in that run.
-    var shares: [String: Double] = [:]
-    if let report = ProcessInfo.processInfo.environment["BENCH_REPORT"],
-       let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any],
-       let reported = json["layers"] as? [[String: Any]] {
-        for l in reported { if let name = l["name"] as? String, let k = l["kept"] as? Double, let r = l["rank"] as? Double { shares[name] = k / r } }
-    }
     for layer in layers {
-        let share = shares[layer.name] ?? keep
+        let share = uniform ?? shares[layer.name] ?? 1
         let keptCount = share >= 1 ? layer.rank : min(layer.rank, max(8, Int((Double(layer.rank) * share / 8).rounded()) * 8))
         let order = (0..<layer.rank).shuffled(using: &random)
         for i in order.dropFirst(keptCount) { state.kept[layer.factors]![i] = false }
         for i in 0..<layer.rank { state.factors[layer.factors]![i] = 0.5 + Float(i % 7) / 7 }
     }
-    let planes = ProcessInfo.processInfo.environment["BENCH_POSITIONS"].flatMap(Int.init)
-    let only: (SplitLayer) -> Bool = { layer in planes.map { layer.outputPositions <= $0 } ?? true }
-    let compact = CompactSplit(split: model, layers: layers, state: state, compacting: only)
+    func compacting(_ layer: SplitLayer) -> Bool {
+        switch mode {
+        case .all: true
+        case .exact: CompactSplit.keepsBits(layer)
+        case .off: false
+        }
+    }
     let input = Value(shape: [batch, 3, size, size], floats: (0..<(batch * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
     let labels = (0..<batch).map { Int32($0 % 10) }
     let full = try Executor(model: model)
-    let fullParameters = state.parameters(), smallParameters = compact.state(state).parameters()
     let built = DispatchTime.now().uptimeNanoseconds
-    let small = try Executor(model: CompactSplit(split: model, layers: layers, state: state, compacting: only).model)
+    let compact = CompactSplit(split: model, layers: layers, state: state, compacting: compacting)
+    let small = try Executor(model: compact.model)
+    let fullParameters = state.parameters(), smallParameters = compact.state(state).parameters()
     _ = try small.lossAndGradients(input: input, labels: labels, parameters: smallParameters)
     let firstStep = Double(DispatchTime.now().uptimeNanoseconds - built) / 1e9
     var a: LossAndGradients?, b: LossAndGradients?
@@ -135,20 +142,17 @@ if CommandLine.arguments.count >= 3, CommandLine.arguments[1] == "compact" {
     var differing = 0, compared = 0
     for layer in layers {
         let g = a!.gradients[layer.factors]!.floats, h = b!.gradients[layer.factors]!.floats
-        for (j, i) in compact.keptIndices[layer.factors]!.enumerated() {
+        for (j, i) in compact.keptIndices[layer.factors]!.enumerated() where state.kept[layer.factors]![i] {
             compared += 1
             if g[i].bitPattern != h[j].bitPattern { differing += 1 }
         }
-        if ProcessInfo.processInfo.environment["BENCH_DETAIL"] != nil {
-            let kept = compact.keptIndices[layer.factors]!
-            let d = kept.enumerated().filter { g[$0.1].bitPattern != h[$0.0].bitPattern }.count
-            let maxRel = kept.enumerated().map { abs(g[$0.1] - h[$0.0]) / max(abs(g[$0.1]), 1e-30) }.max() ?? 0
-            print(layer.name, layer.kind, layer.inputLength, layer.outputChannels, layer.rank, kept.count, d, maxRel)
-        }
     }
-    print(String(format: "%@ %dx%d batch %d, %.0f %% of each layer's bases kept: masked %.1f ms (%.0f img/s), compacted %.1f ms (%.0f img/s), %.2fx (compacting, compiling and the first step %.0f ms); loss %@; %d of %d kept factors' gradients differ",
-                 file, size, size, batch, keep * 100, tFull * 1e3, Double(batch) / tFull, tSmall * 1e3, Double(batch) / tSmall, tFull / tSmall, firstStep * 1e3,
-                 a!.loss == b!.loss ? "identical" : String(format: "differs (%.9g vs %.9g)", a!.loss, b!.loss), differing, compared))
+    let removed = layers.filter { state.kept[$0.factors]!.contains(false) }.count
+    let compacted = zip(layers, compact.layers).filter { $0.rank != $1.rank }.count
+    print(String(format: "split %@ %dx%d batch %d, %d of %d layers with bases removed, %d compacted (%@): masked %.1f ms (%.0f img/s), compacted %.1f ms (%.0f img/s), %.2fx (compacting, compiling and the first step %.0f ms); loss %@; %d of %d kept factors' gradients differ in some bit",
+                 file, size, size, batch, removed, layers.count, compacted, mode.rawValue, tFull * 1e3, Double(batch) / tFull, tSmall * 1e3,
+                 Double(batch) / tSmall, tFull / tSmall, firstStep * 1e3,
+                 a!.loss.bitPattern == b!.loss.bitPattern ? "the same bits" : String(format: "differs (%.9g vs %.9g)", a!.loss, b!.loss), differing, compared))
     exit(0)
 }
 

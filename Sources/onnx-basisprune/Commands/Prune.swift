@@ -122,7 +122,7 @@ enum PruneCommand {
                                 exact (default): those where that changes no bit (Gemms and
                                 1x1 convs on 1x1 planes), so the output is the file off writes;
                                 all: every layer, faster where removed bases sit in convs on
-                                larger planes (1.45x per training step with half the bases gone
+                                larger planes (1.4x per training step with half the bases gone
                                 at 224x224), but sums regroup in their last bits and the search
                                 takes another path; off: the masked full split
 
