@@ -1,4 +1,5 @@
 internal import CDNNL
+internal import CDNNLKernels
 import Foundation
 
 /// The backward sweep of a training-mode `DNNLForward`: gradients of the loss w.r.t. the
@@ -477,44 +478,13 @@ struct ChannelLayout {
         block = match.1
     }
 
-    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    /// `result[c]` = the sum over images and positions of `dy * x` at channel `c`; each block
-    /// of channels is summed by one worker in a fixed order, so the result does not depend on
-    /// the number of workers.
+    /// `result[c]` = the sum over images and positions of `dy * x` at channel `c`
+    /// (`cdnnl_channel_dot`, on oneDNN's OpenMP threads so the two never compete for the
+    /// cores); each block of channels is summed by one thread in a fixed order, so the result
+    /// does not depend on the number of threads.
     func channelDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into result: UnsafeMutablePointer<Float>) {
-        let blocks = (channels + block - 1) / block
-        let (b, hw, n) = (block, positions, images)
-        Parallel.forEachChunk(count: blocks) { _, range in
-            for cb in range {
-                var lanes = [Float](repeating: 0, count: b)
-                lanes.withUnsafeMutableBufferPointer { acc in
-                    for image in 0..<n {
-                        let base = ((image * blocks + cb) * hw) * b
-                        if b == 1 {
-                            var sum: Float = 0
-                            for p in 0..<hw { sum += dy[base + p] * x[base + p] }
-                            acc[0] += sum
-                        } else if b == 8 {
-                            // The same sums lane by lane as below, in registers (no fused multiply-add).
-                            var lane = SIMD8<Float>(UnsafeBufferPointer(start: acc.baseAddress!, count: 8))
-                            for p in 0..<hw {
-                                let o = base + p * 8
-                                lane += Self.load8(dy + o) * Self.load8(x + o)
-                            }
-                            for l in 0..<8 { acc[l] = lane[l] }
-                        } else {
-                            for p in 0..<hw {
-                                let o = base + p * b
-                                for l in 0..<b { acc[l] += dy[o + l] * x[o + l] }
-                            }
-                        }
-                    }
-                }
-                for l in 0..<b where cb * b + l < channels { result[cb * b + l] = lanes[l] }
-            }
-        }
+        var problem = cdnnl_channel_dot_problem(dy: dy, x: x, result: result, images: Int32(images), channels: Int32(channels),
+                                                positions: Int32(positions), block: Int32(block))
+        cdnnl_channel_dot(&problem)
     }
 }

@@ -49,4 +49,21 @@ void cdnnl_dense_pack(const float *w, long output_stride, long column_stride, in
    threads for some shapes). */
 void cdnnl_dense(const cdnnl_dense_problem *problem);
 
+/* result[c] = the sum over images and positions of dy * x at channel c, for tensors of
+   images x channels x positions in a layout with channels in blocks of `block` (1, 8 or 16;
+   channel c of position q of an image in block c / block, lane c % block). */
+typedef struct {
+    const float *dy;
+    const float *x;
+    float *result;
+    int images;
+    int channels;
+    int positions;
+    int block;
+} cdnnl_channel_dot_problem;
+
+/* Runs on OpenMP's threads; each block of channels is summed by one thread in a fixed order,
+   so the result does not depend on the thread count. */
+void cdnnl_channel_dot(const cdnnl_channel_dot_problem *problem);
+
 #endif
