@@ -130,15 +130,8 @@ import Testing
     @Test func searchOnTheCompactedSplitIsTheSame() throws {
         let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
         let (split, layers) = try Pipeline.split(model)
-        let spec = { (s: String) in try Preprocessor(images: DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),\(s)").load(), preprocessing: .sharedModels) }
-        let train = try spec("range=0:600"), validation = try spec("split=test,range=0:400")
-        var options = PruningOptions()
-        options.method = .basis
-        options.factorLoss = .labels
-        options.retrainImages = 256
-        options.learningRate = 0.001
-        options.maxAccuracyDrop = 4
-        options.roundFraction = 0.3
+        let train = try PruneJobTests.data("range=0:600"), validation = try PruneJobTests.data("split=test,range=0:400")
+        let options = PruneJobTests.smallBasisSearch(retrainImages: 256, maxAccuracyDrop: 4, roundFraction: 0.3)
         var results: [PruningResult] = []
         for compacted in [false, true] {
             let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),

@@ -10,6 +10,18 @@ import Testing
         try Preprocessor(images: DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),\(text)").load(), preprocessing: .sharedModels)
     }
 
+    /// Options of a basis search that finds several candidates on a few hundred images.
+    static func smallBasisSearch(retrainImages: Int, maxAccuracyDrop: Double, roundFraction: Double) -> PruningOptions {
+        var options = PruningOptions()
+        options.method = .basis
+        options.factorLoss = .labels
+        options.retrainImages = retrainImages
+        options.learningRate = 0.001
+        options.maxAccuracyDrop = maxAccuracyDrop
+        options.roundFraction = roundFraction
+        return options
+    }
+
     /// Validation and certification images are disjoint, cover the given ones, and depend only
     /// on the seed.
     @Test func carvingIsDisjointAndSeeded() {
@@ -69,13 +81,7 @@ import Testing
         let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
         let (split, layers) = try Pipeline.split(model)
         let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
-        var options = PruningOptions()
-        options.method = .basis
-        options.factorLoss = .labels
-        options.retrainImages = 300
-        options.learningRate = 0.001
-        options.maxAccuracyDrop = 3
-        options.roundFraction = 0.2
+        let options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 3, roundFraction: 0.2)
         let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
                                    validation: validation, validationIndices: Array(0..<600), options: options)
         var seen: [Int] = []
