@@ -120,18 +120,11 @@ if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "compact", let 
         for i in order.dropFirst(keptCount) { state.kept[layer.factors]![i] = false }
         for i in 0..<layer.rank { state.factors[layer.factors]![i] = 0.5 + Float(i % 7) / 7 }
     }
-    func compacting(_ layer: SplitLayer) -> Bool {
-        switch mode {
-        case .all: true
-        case .exact: CompactSplit.keepsBits(layer)
-        case .off: false
-        }
-    }
     let input = Value(shape: [batch, 3, size, size], floats: (0..<(batch * 3 * size * size)).map { Float($0 % 255) / 128 - 1 })
     let labels = (0..<batch).map { Int32($0 % 10) }
     let full = try Executor(model: model)
     let built = DispatchTime.now().uptimeNanoseconds
-    let compact = CompactSplit(split: model, layers: layers, state: state, compacting: compacting)
+    let compact = CompactSplit(split: model, layers: layers, state: state, compacting: mode.compacts)
     let small = try Executor(model: compact.model)
     let fullParameters = state.parameters(), smallParameters = compact.state(state).parameters()
     _ = try small.lossAndGradients(input: input, labels: labels, parameters: smallParameters)

@@ -15,6 +15,15 @@ public struct CompactSplit: Sendable {
         case all
         /// None: every round runs the masked full split.
         case off
+
+        /// Whether this mode takes `layer`'s removed bases out.
+        public func compacts(_ layer: SplitLayer) -> Bool {
+            switch self {
+            case .exact: CompactSplit.keepsBits(layer)
+            case .all: true
+            case .off: false
+            }
+        }
     }
 
     /// Whether taking `layer`'s removed bases out leaves every bit of a training step as it
@@ -44,6 +53,8 @@ public struct CompactSplit: Sendable {
     /// By factors name: the full layer's indices of the bases `model` has, ascending (all of
     /// them for a layer left as it is).
     public let keptIndices: [String: [Int]]
+    /// By factors name: the full layer's rank.
+    let fullRanks: [String: Int]
 
     /// `split` (the model `layers` describe) with the bases `state` removed taken out of the
     /// layers `compacting` accepts.
@@ -66,10 +77,12 @@ public struct CompactSplit: Sendable {
             }
             keptIndices[layer.factors] = kept
             let graph = model.graph
-            let (rows, columns) = (layer.kind == .matmul) ? (false, true) : (true, false)
-            model.graph.initializers[b] = Self.slice(graph.initializers[b], axis: rows ? 0 : 1, keeping: kept)
+            // The bases are the basis weight's rows and the scaling weight's columns (a
+            // MatMul's weights are transposed).
+            let basisAxis = layer.kind == .matmul ? 1 : 0
+            model.graph.initializers[b] = Self.slice(graph.initializers[b], axis: basisAxis, keeping: kept)
             model.graph.initializers[f] = Self.slice(graph.initializers[f], axis: layer.kind == .conv ? 1 : 0, keeping: kept)
-            model.graph.initializers[s] = Self.slice(graph.initializers[s], axis: columns ? 0 : 1, keeping: kept)
+            model.graph.initializers[s] = Self.slice(graph.initializers[s], axis: 1 - basisAxis, keeping: kept)
             var compact = layer
             compact.rank = kept.count
             compact.singularValues = kept.map { layer.singularValues[$0] }
@@ -81,6 +94,7 @@ public struct CompactSplit: Sendable {
         self.model = model
         self.layers = compactLayers
         self.keptIndices = keptIndices
+        fullRanks = Dictionary(uniqueKeysWithValues: layers.map { ($0.factors, $0.rank) })
     }
 
     /// `tensor` (float, row-major) with only the indices `kept` along `axis`.
@@ -124,7 +138,7 @@ public struct CompactSplit: Sendable {
 
     /// Per-basis values of the compacted layers (importance) at the full layers' indices, 0 for
     /// removed bases.
-    public func expand(_ values: [String: [Double]], fullRanks: [String: Int]) -> [String: [Double]] {
+    public func expand(_ values: [String: [Double]]) -> [String: [Double]] {
         var result: [String: [Double]] = [:]
         for (name, kept) in keptIndices {
             var full = [Double](repeating: 0, count: fullRanks[name] ?? kept.count)

@@ -173,8 +173,10 @@ public struct PruningSearch: Sendable {
         self.reporter = reporter
     }
 
-    func evaluate(_ state: ScalingState, phase: String) throws(EngineError) -> EvaluationResult {
-        try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
+    /// `state`'s per-image correctness on the validation images, run on `executor` (the
+    /// search's own when nil).
+    func evaluate(_ state: ScalingState, phase: String, on executor: Executor? = nil) throws(EngineError) -> EvaluationResult {
+        try (executor ?? self.executor).evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
                               parameters: state.parameters(), sharing: options.sharing)
     }
 
@@ -232,7 +234,6 @@ public struct PruningSearch: Sendable {
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction
         var round = 0
-        let fullRanks = Dictionary(uniqueKeysWithValues: layers.map { ($0.factors, $0.rank) })
         while true {
             let alive = accepted.keptCount
             var count = Int((Double(alive) * fraction).rounded(.up))
@@ -244,27 +245,27 @@ public struct PruningSearch: Sendable {
             if candidate.keptCount == accepted.keptCount { break }
             var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
             let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
-            let retrainPhase = "round \(round): retrain after removing \(count) bases", validatePhase = "round \(round): validate"
+            // The round runs on the split with the removed bases taken out of the layers
+            // `options.compaction` names, when the search has its split model.
+            let compact = split.flatMap { options.compaction == .off ? nil : CompactSplit(split: $0, layers: layers, state: candidate,
+                                                                                           compacting: options.compaction.compacts) }
+            var roundTrainer = trainer
+            var roundState = candidate
+            if let compact {
+                roundTrainer.executor = try Executor(model: compact.model)
+                roundState = compact.state(candidate)
+            }
+            let measured = try roundTrainer.pass(retrain, state: &roundState, optimizer: &optimizer,
+                                                 phase: "round \(round): retrain after removing \(count) bases",
+                                                 importanceImages: options.importanceImages).importance
+            let candidateResult = try evaluate(roundState, phase: "round \(round): validate", on: roundTrainer.executor)
             let candidateImportance: [String: [Double]]
-            let candidateResult: EvaluationResult
-            if let split, options.compaction != .off {
-                let compact = CompactSplit(split: split, layers: layers, state: candidate,
-                                           compacting: options.compaction == .all ? { _ in true } : CompactSplit.keepsBits)
-                let compactExecutor = try Executor(model: compact.model)
-                var compactState = compact.state(candidate)
-                var compactTrainer = trainer
-                compactTrainer.executor = compactExecutor
-                let measured = try compactTrainer.pass(retrain, state: &compactState, optimizer: &optimizer, phase: retrainPhase,
-                                                       importanceImages: options.importanceImages).importance
-                compact.merge(compactState, into: &candidate)
-                candidateImportance = compact.expand(measured, fullRanks: fullRanks)
-                candidateResult = try compactExecutor.evaluate(
-                    validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: validatePhase),
-                    parameters: compactState.parameters(), sharing: options.sharing)
+            if let compact {
+                compact.merge(roundState, into: &candidate)
+                candidateImportance = compact.expand(measured)
             } else {
-                candidateImportance = try trainer.pass(retrain, state: &candidate, optimizer: &optimizer, phase: retrainPhase,
-                                                       importanceImages: options.importanceImages).importance
-                candidateResult = try evaluate(candidate, phase: validatePhase)
+                candidate = roundState
+                candidateImportance = measured
             }
             let judged = rule.judge(candidateResult.correctness)
             let ok = target != nil || judged.accepted

@@ -115,7 +115,7 @@ import Testing
         }
         for name in small.factors.keys { small.factors[name] = small.factors[name]!.indices.map { Float($0 + 1) } }
         let importance = Dictionary(uniqueKeysWithValues: small.factors.map { ($0.key, $0.value.map(Double.init)) })
-        let expanded = compact.expand(importance, fullRanks: Dictionary(uniqueKeysWithValues: layers.map { ($0.factors, $0.rank) }))
+        let expanded = compact.expand(importance)
         for layer in layers {
             let mask = state.kept[layer.factors]!, values = expanded[layer.factors]!
             #expect(values.count == layer.rank)
