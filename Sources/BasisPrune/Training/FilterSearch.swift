@@ -19,8 +19,12 @@ public struct FilterPruningResult: Sendable {
 /// Nothing is trained: a candidate is the input model with its removed channels masked, which
 /// is exactly the model with them removed.
 public struct FilterSearch: Sendable {
-    /// Runs the masked graph.
+    /// Runs the masked graph (the importance passes, which need the mask gradients).
     public let executor: Executor
+    /// Runs the masked graph with the masks folded into the weights where they can be
+    /// (`ChannelPruning.MaskFolding`): the same numbers with fewer operations, for validation.
+    let validator: Executor
+    let folding: ChannelPruning.MaskFolding
     /// The graph the analysis is of (without masks), for counting parameters.
     public let graph: Graph
     public let analysis: ChannelDependency
@@ -51,6 +55,9 @@ public struct FilterSearch: Sendable {
         var m = model
         m.graph = masked
         executor = try Executor(model: m)
+        folding = ChannelPruning.MaskFolding(masked: masked, masks: masks)
+        m.graph = folding.graph
+        validator = try Executor(model: m)
         self.graph = graph
         positions = graph.outputPositions(opset: model.defaultOpsetVersion ?? 21)
         self.analysis = analysis
@@ -66,8 +73,8 @@ public struct FilterSearch: Sendable {
     }
 
     func evaluate(_ removed: Set<Int>, phase: String) throws(EngineError) -> EvaluationResult {
-        try executor.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
-                              parameters: ChannelPruning.maskValues(masks, analysis, removed: removed), sharing: options.sharing)
+        try validator.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
+                               parameters: folding.parameters(ChannelPruning.maskValues(masks, analysis, removed: removed)), sharing: options.sharing)
     }
 
     /// Taylor importance of every group with `removed` masked, over `images` training images.

@@ -172,6 +172,35 @@ import Testing
         #expect(maxAbsDifference(theirs.floats, expected.floats) < 1e-5)
     }
 
+    /// The filter search's validation graph (`MaskFolding`: the masks multiplied into the
+    /// weights of the layers reading them) gives the masked graph's numbers bit for bit on
+    /// the oneDNN path, with every mask of the real model folded and its Mul gone.
+    @Test func foldedMasksGiveTheMaskedNumbers() throws {
+        var model = try Simplify.run(try ONNXImporter.load(path: Fixtures.fmnistModel)).model
+        model.graph = try FoldBatchNorm.run(model.graph)
+        let analysis = try ChannelDependency(graph: model.graph, opset: model.defaultOpsetVersion!)
+        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis)
+        let folding = ChannelPruning.MaskFolding(masked: masked, masks: masks)
+        let maskNames = Set(masks.map(\.initializer))
+        #expect(!masks.isEmpty)
+        #expect(!folding.graph.nodes.contains { $0.inputs.contains(where: maskNames.contains) })
+        #expect(folding.graph.nodes.count == masked.nodes.count - masks.count)
+        var maskedModel = model, foldedModel = model
+        maskedModel.graph = masked
+        foldedModel.graph = folding.graph
+        let images = try DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),split=test,range=0:300").load()
+        let data = try Preprocessor(images: images, preprocessing: Preprocessing(height: 32, width: 32))
+        var random = SplitMix64(seed: 12)
+        for share: Float in [0, 0.3] {
+            let removed = Set(analysis.groups.indices.filter { _ in (random.nextFloat() + 1) / 2 < share })
+            let values = ChannelPruning.maskValues(masks, analysis, removed: removed)
+            let expected = try Executor(model: maskedModel).evaluate(data, indices: Array(0..<300), batchSize: 128, parameters: values)
+            let folded = try Executor(model: foldedModel).evaluate(data, indices: Array(0..<300), batchSize: 128, parameters: folding.parameters(values))
+            #expect(folded.loss == expected.loss, "\(removed.count) groups removed")
+            #expect(folded.correctness == expected.correctness)
+        }
+    }
+
     /// On the real model: a quarter of the groups removed, the exported file passes the
     /// checker, and onnxruntime gives the masked model's logits on real images.
     @Test func fmnistRemovalEqualsMasking() throws {

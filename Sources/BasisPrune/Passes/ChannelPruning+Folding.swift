@@ -1,0 +1,95 @@
+extension ChannelPruning {
+    /// The masked graph for forward passes only: each mask whose readers all multiply its tensor
+    /// by a weight of their own along its channels is taken out again and multiplied into those
+    /// weights instead. The readers are `group` 1 Convs (weight axis 1), Gemms (axis 0, or 1
+    /// with `transB`) and MatMuls (axis 0) whose weight is an initializer no other node reads.
+    ///
+    /// The two compute the same numbers, bit for bit: a reader's term `(x_c * m_c) * w_c`
+    /// becomes `x_c * (w_c * m_c)`, and with `m_c` in {0, 1} both are `x_c * w_c` or a zero of
+    /// the same sign, so every sum adds the same terms in the same order. The filter search
+    /// validates each candidate this way, without a broadcast multiply over every masked
+    /// activation; the mask gradients of its importance passes still need the masked graph.
+    public struct MaskFolding: Sendable {
+        /// The masked graph without the Muls of the folded masks (their readers read the
+        /// unmasked tensor again, and the folded masks' initializers are gone).
+        public let graph: Graph
+        /// Per mask (as in `masks`): the weights it is folded into, with the axis of its
+        /// channels; nil where its Mul stays.
+        let targets: [[(weight: String, axis: Int)]?]
+        let masks: [Mask]
+        let weights: [String: Value]
+
+        public init(masked: Graph, masks: [Mask]) {
+            let initializers = masked.initializersByName
+            var readers: [String: [Int]] = [:]
+            for (index, node) in masked.nodes.enumerated() {
+                for input in Set(node.inputs) where !input.isEmpty { readers[input, default: []].append(index) }
+            }
+            var graph = masked
+            var targets: [[(weight: String, axis: Int)]?] = []
+            var weights: [String: Value] = [:]
+            var dropped = Set<Int>(), droppedInitializers = Set<String>()
+            for m in masks {
+                guard let mul = readers[m.initializer]?.first, readers[m.initializer]?.count == 1,
+                      let product = masked.nodes[mul].outputs.first else { targets.append(nil); continue }
+                let sinks = readers[product] ?? []
+                let folded: [(weight: String, axis: Int)]? = sinks.isEmpty ? nil : sinks.reduce([]) { found, index in
+                    guard let found, let target = Self.weightAxis(masked.nodes[index], reading: product, rank: m.shape.count),
+                          let w = initializers[target.weight], w.dataType == .float, target.axis < w.dims.count,
+                          w.dims[target.axis] == m.channels, readers[target.weight]?.count == 1 else { return nil }
+                    return found + [target]
+                }
+                targets.append(folded)
+                guard let folded else { continue }
+                for target in folded { weights[target.weight] = Value(initializers[target.weight]!) }
+                for index in sinks {
+                    graph.nodes[index].inputs = graph.nodes[index].inputs.map { $0 == product ? m.tensor : $0 }
+                }
+                dropped.insert(mul)
+                droppedInitializers.insert(m.initializer)
+            }
+            graph.nodes = graph.nodes.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            graph.initializers.removeAll { $0.name.map(droppedInitializers.contains) ?? false }
+            self.graph = graph
+            self.targets = targets
+            self.masks = masks
+            self.weights = weights
+        }
+
+        /// The weight `node` multiplies its input `input` by, and that weight's axis of the
+        /// input's channels; nil when it is not one of the readers above.
+        static func weightAxis(_ node: Node, reading input: String, rank: Int) -> (weight: String, axis: Int)? {
+            guard node.input(0) == input, !node.inputs.dropFirst().contains(input), let weight = node.input(1), !weight.isEmpty else { return nil }
+            switch node.opType {
+            case "Conv": return node.int("group", default: 1) == 1 && rank > 2 ? (weight, 1) : nil
+            case "Gemm":
+                guard rank == 1, node.int("transA", default: 0) == 0 else { return nil }
+                return (weight, node.int("transB", default: 0) == 0 ? 0 : 1)
+            case "MatMul": return rank == 1 ? (weight, 0) : nil
+            default: return nil
+            }
+        }
+
+        /// The parameters that give `graph` the masks `values` (as `maskValues` returns them):
+        /// the kept masks' values and the folded ones' weights with the masks multiplied in.
+        public func parameters(_ values: [String: Value]) -> [String: Value] {
+            var result: [String: Value] = [:]
+            for (m, folded) in zip(masks, targets) {
+                guard let v = values[m.initializer] else { continue }
+                guard let folded else { result[m.initializer] = v; continue }
+                let mask = v.floats
+                for target in folded {
+                    let w = weights[target.weight]!
+                    let inner = w.shape.dropFirst(target.axis + 1).reduce(1, *), channels = w.shape[target.axis]
+                    var e = w.floats
+                    for start in stride(from: 0, to: e.count, by: inner) {
+                        let factor = mask[(start / inner) % channels]
+                        for i in start ..< start + inner { e[i] *= factor }
+                    }
+                    result[target.weight] = Value(shape: w.shape, floats: e)
+                }
+            }
+            return result
+        }
+    }
+}
