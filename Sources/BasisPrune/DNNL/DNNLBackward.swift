@@ -65,6 +65,16 @@ extension DNNLForward {
         }
     }
 
+    /// The bounds whose open interval passes the gradient, for the output-reading backward
+    /// of a clip or a ReLU without a slope (`cdnnl_clip_backward`); nil for the others.
+    static func clipBounds(_ alg: dnnl_alg_kind_t, alpha: Float, beta: Float) -> (low: Float, high: Float)? {
+        switch alg {
+        case dnnl_eltwise_clip_v2_use_dst_for_bwd: (alpha, beta)
+        case dnnl_eltwise_relu_use_dst_for_bwd where alpha == 0: (0, .infinity)
+        default: nil
+        }
+    }
+
     /// Where the seed (d loss / d first output, plain) and each parameter's gradients land.
     struct BackwardEnds {
         var seed: dnnl_memory_t
@@ -177,6 +187,21 @@ extension DNNLForward {
             guard let e, let alg = Self.usingOutput(e.alg) else { return dy }
             let y = tensors[y]!
             var data = y.md
+            if let bounds = Self.clipBounds(alg, alpha: e.alpha, beta: e.beta) {
+                // Our own loop: the same products, without oneDNN's per-block calls, which on
+                // small planes in a blocked layout took several times as long as on plain ones.
+                let (yMemory, dyMemory) = (y.memory!, try inLayout(dy, data))
+                let dz = try scratch(data)
+                let count = Self.bytes(data) / MemoryLayout<Float>.size
+                backwardSteps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: yMemory),
+                                                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: dyMemory),
+                                                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dz)]) {
+                    var problem = cdnnl_clip_backward_problem(y: Self.handle(yMemory), dy: Self.handle(dyMemory), dx: Self.handle(dz),
+                                                              count: count, low: bounds.low, high: bounds.high)
+                    cdnnl_clip_backward(&problem)
+                })
+                return dz
+            }
             var forward = dnnl_eltwise_desc_t()
             try check(dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, alg, &data, e.alpha, e.beta), "eltwise hint")
             var forwardPd: dnnl_primitive_desc_t?

@@ -66,4 +66,20 @@ typedef struct {
    so the result does not depend on the thread count. */
 void cdnnl_channel_dot(const cdnnl_channel_dot_problem *problem);
 
+/* dx = dy * (low < y < high ? 1 : 0) elementwise over `count` floats of three buffers in one
+   layout: the backward of a clip (or, with high = +infinity, a ReLU) through its output y, as
+   oneDNN's eltwise_clip_v2_use_dst_for_bwd computes it (a product with 1 or 0, so a zero keeps
+   dy's sign, and a NaN y gives a zero). */
+typedef struct {
+    const float *y;
+    const float *dy;
+    float *dx;
+    long count;
+    float low;
+    float high;
+} cdnnl_clip_backward_problem;
+
+/* Runs on OpenMP's threads, each on a contiguous part. */
+void cdnnl_clip_backward(const cdnnl_clip_backward_problem *problem);
+
 #endif
