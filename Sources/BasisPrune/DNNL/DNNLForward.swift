@@ -57,6 +57,9 @@ final class DNNLForward: @unchecked Sendable {
     var training: Bool { !parameterNames.isEmpty }
     /// Per parameter: the plain-layout buffer its values are copied into before a pass.
     var parameterBuffers: [String: (buffer: UnsafeMutableRawPointer, count: Int)] = [:]
+    /// Outputs of the Muls by a constant or parameter per channel that run on
+    /// `cdnnl_channel_scale` (their backward does too).
+    var channelScaled: Set<String> = []
     /// What each op of the forward pass needs for its backward step, in forward order.
     var recipes: [Recipe] = []
     /// Forward primitive descriptors kept as hints for the backward ones.
@@ -635,6 +638,22 @@ final class DNNLForward: @unchecked Sendable {
                     throw Unsupported(description: "\(node.displayName): broadcast of both operands is not covered")
                 }
                 var first = tensors[a]!.md
+                // A constant or parameter per channel ([1, C, 1, 1] or [1, C]): our own loop, one
+                // product per element as oneDNN's, without its per-call cost on the small planes.
+                if node.opType == "Mul", constants[b] != nil, let layout = ChannelLayout(dims: outDims, md: first),
+                   layout.scales(tensors[b]!.dims) {
+                    let y = try define(output, first, dims: outDims)
+                    read([a, b])
+                    let (xMemory, sMemory, yMemory) = (tensors[a]!.memory!, tensors[b]!.memory!, y.memory!)
+                    steps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: xMemory),
+                                                             dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: sMemory),
+                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: yMemory)]) {
+                        layout.scale(Self.handle(xMemory), by: Self.handle(sMemory), into: Self.handle(yMemory))
+                    })
+                    if training { recipes.append(.binary(add: false, a: a, b: b, bInLayout: b, y: output)) }
+                    channelScaled.insert(output)
+                    continue
+                }
                 let second = tensors[b]!.dims == outDims ? try inLayout(b, first) : (b, tensors[b]!)
                 var secondMd = second.tensor.md
                 var dest = first

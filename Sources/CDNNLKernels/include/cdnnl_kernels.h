@@ -66,6 +66,27 @@ typedef struct {
    so the result does not depend on the thread count. */
 void cdnnl_channel_dot(const cdnnl_channel_dot_problem *problem);
 
+/* y = x * scale[c] at channel c, for tensors of images x channels x positions in a layout
+   with channels in blocks of `block` (1, 8 or 16, as `cdnnl_channel_dot`); the lanes of a last
+   block past `channels` are written as zeros. One product per element, as oneDNN's binary
+   multiply computes it. */
+typedef struct {
+    const float *x;
+    const float *scale;
+    float *y;
+    int images;
+    int channels;
+    int positions;
+    int block;
+} cdnnl_channel_scale_problem;
+
+/* Channels (rounded up to the block) the scale may have. */
+#define CDNNL_CHANNEL_SCALE_MAX 4096
+
+/* Runs on OpenMP's threads, each on a contiguous part of the (image, block) pairs; returns 0
+   (and writes nothing) when there are more than CDNNL_CHANNEL_SCALE_MAX channels. */
+int cdnnl_channel_scale(const cdnnl_channel_scale_problem *problem);
+
 /* dx = dy * (low < y < high ? 1 : 0) elementwise over `count` floats of three buffers in one
    layout: the backward of a clip (or, with high = +infinity, a ReLU) through its output y, as
    oneDNN's eltwise_clip_v2_use_dst_for_bwd computes it (a product with 1 or 0, so a zero keeps
