@@ -5,16 +5,24 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Pairs [begin, end) of (image, block), 16 lanes at a time in two AVX2 registers; `keep` is
-   all ones on a channel's lane and zero on a padded one, so those are written as +0. */
-static void pairs16_avx(const cdnnl_channel_scale_problem *p, long begin, long end, const float *lanes, const float *keep)
-    __attribute__((target("avx2")));
-static void pairs16_avx(const cdnnl_channel_scale_problem *p, long begin, long end, const float *lanes, const float *keep) {
-    const int count = (p->channels + 15) / 16, hw = p->positions;
+/* Pairs [begin, end) of (image, block), 16 lanes at a time in two AVX2 registers. A whole
+   block reads its scales in place; the last block, when channels run out inside it, takes
+   them from a copy with zeros after the channels, and its padded lanes are masked to +0. */
+static void pairs16_avx(const cdnnl_channel_scale_problem *p, long begin, long end) __attribute__((target("avx2")));
+static void pairs16_avx(const cdnnl_channel_scale_problem *p, long begin, long end) {
+    const int count = (p->channels + 15) / 16, hw = p->positions, tail = p->channels % 16;
+    float last[16] = {0}, keep[16] = {0};
+    const uint32_t ones = 0xFFFFFFFFu;
+    for (int l = 0; l < tail; l++) {
+        last[l] = p->scale[p->channels - tail + l];
+        memcpy(&keep[l], &ones, sizeof ones);
+    }
     for (long pair = begin; pair < end; pair++) {
-        const int cb = (int)(pair % count);
-        const __m256 s0 = _mm256_loadu_ps(lanes + 16 * cb), s1 = _mm256_loadu_ps(lanes + 16 * cb + 8);
-        const __m256 k0 = _mm256_loadu_ps(keep + 16 * cb), k1 = _mm256_loadu_ps(keep + 16 * cb + 8);
+        const int cb = (int)(pair % count), whole = tail == 0 || cb < count - 1;
+        const float *lanes = whole ? p->scale + 16 * cb : last;
+        const __m256 s0 = _mm256_loadu_ps(lanes), s1 = _mm256_loadu_ps(lanes + 8);
+        const __m256 k0 = whole ? _mm256_castsi256_ps(_mm256_set1_epi32(-1)) : _mm256_loadu_ps(keep);
+        const __m256 k1 = whole ? _mm256_castsi256_ps(_mm256_set1_epi32(-1)) : _mm256_loadu_ps(keep + 8);
         const float *x = p->x + pair * hw * 16;
         float *y = p->y + pair * hw * 16;
         for (int q = 0; q < hw; q++) {
@@ -24,53 +32,38 @@ static void pairs16_avx(const cdnnl_channel_scale_problem *p, long begin, long e
     }
 }
 
-/* Pairs [begin, end) of (image, block), one element at a time; `lanes` holds the scale of
-   every lane, 0 past the channels. Padded lanes are written as zeros, not as products (their
-   inputs may hold anything). */
-static void pairs(const cdnnl_channel_scale_problem *p, long begin, long end, const float *lanes) {
+/* Pairs [begin, end) of (image, block), one element at a time. Padded lanes are written as
+   zeros, not as products (their inputs may hold anything). */
+static void pairs(const cdnnl_channel_scale_problem *p, long begin, long end) {
     const int b = p->block, count = (p->channels + b - 1) / b, hw = p->positions;
     for (long pair = begin; pair < end; pair++) {
         const int cb = (int)(pair % count);
         const float *x = p->x + pair * hw * b;
         float *y = p->y + pair * hw * b;
         if (b == 1) {
-            const float scale = lanes[cb];
+            const float scale = p->scale[cb];
             for (int q = 0; q < hw; q++) y[q] = x[q] * scale;
             continue;
         }
         for (int q = 0; q < hw; q++) {
-            for (int l = 0; l < b; l++) y[q * b + l] = cb * b + l < p->channels ? x[q * b + l] * lanes[cb * b + l] : 0.0f;
+            for (int l = 0; l < b; l++) {
+                const int c = cb * b + l;
+                y[q * b + l] = c < p->channels ? x[q * b + l] * p->scale[c] : 0.0f;
+            }
         }
     }
 }
 
-typedef struct {
-    const cdnnl_channel_scale_problem *problem;
-    const float *lanes;
-    const float *keep;
-} shared_t;
-
+/* One thread's contiguous part of the (image, block) pairs. */
 static void part(void *data) {
-    const shared_t *shared = data;
-    const cdnnl_channel_scale_problem *p = shared->problem;
+    const cdnnl_channel_scale_problem *p = data;
     const long threads = omp_get_num_threads(), me = omp_get_thread_num();
     const long total = (long)p->images * ((p->channels + p->block - 1) / p->block);
     const long begin = total * me / threads, end = total * (me + 1) / threads;
-    if (p->block == 16 && cdnnl_has_avx2()) pairs16_avx(p, begin, end, shared->lanes, shared->keep);
-    else pairs(p, begin, end, shared->lanes);
+    if (p->block == 16 && cdnnl_has_avx2()) pairs16_avx(p, begin, end); else pairs(p, begin, end);
 }
 
-int cdnnl_channel_scale(const cdnnl_channel_scale_problem *problem) {
-    const int b = problem->block, padded = (problem->channels + b - 1) / b * b;
-    float lanes[CDNNL_CHANNEL_SCALE_MAX], keep[CDNNL_CHANNEL_SCALE_MAX];
-    if (padded > CDNNL_CHANNEL_SCALE_MAX) return 0;
-    const uint32_t ones = 0xFFFFFFFFu;
-    for (int c = 0; c < padded; c++) {
-        lanes[c] = c < problem->channels ? problem->scale[c] : 0.0f;
-        if (c < problem->channels) memcpy(&keep[c], &ones, sizeof ones); else keep[c] = 0.0f;
-    }
-    shared_t shared = {problem, lanes, keep};
+void cdnnl_channel_scale(const cdnnl_channel_scale_problem *problem) {
     cdnnl_has_avx2();
-    GOMP_parallel(part, &shared, 0, 0);
-    return 1;
+    GOMP_parallel(part, (void *)problem, 0, 0);
 }

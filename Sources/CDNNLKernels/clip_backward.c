@@ -3,8 +3,13 @@
 
 #include <immintrin.h>
 
+/* [begin, end) one element at a time. */
+static void range(const cdnnl_clip_backward_problem *p, long begin, long end) {
+    for (long i = begin; i < end; i++) p->dx[i] = p->dy[i] * ((p->low < p->y[i] && p->y[i] < p->high) ? 1.0f : 0.0f);
+}
+
 /* [begin, end) in AVX2 registers: the same products, the factor 1 where both ordered
-   comparisons hold and 0 otherwise (a NaN fails both). */
+   comparisons hold and 0 otherwise (a NaN fails both); the last few as `range`. */
 static void range_avx(const cdnnl_clip_backward_problem *p, long begin, long end) __attribute__((target("avx2")));
 static void range_avx(const cdnnl_clip_backward_problem *p, long begin, long end) {
     const __m256 low = _mm256_set1_ps(p->low), high = _mm256_set1_ps(p->high), one = _mm256_set1_ps(1.0f);
@@ -14,11 +19,7 @@ static void range_avx(const cdnnl_clip_backward_problem *p, long begin, long end
         const __m256 inside = _mm256_and_ps(_mm256_cmp_ps(low, y, _CMP_LT_OQ), _mm256_cmp_ps(y, high, _CMP_LT_OQ));
         _mm256_storeu_ps(p->dx + i, _mm256_mul_ps(_mm256_loadu_ps(p->dy + i), _mm256_and_ps(inside, one)));
     }
-    for (; i < end; i++) p->dx[i] = p->dy[i] * ((p->low < p->y[i] && p->y[i] < p->high) ? 1.0f : 0.0f);
-}
-
-static void range(const cdnnl_clip_backward_problem *p, long begin, long end) {
-    for (long i = begin; i < end; i++) p->dx[i] = p->dy[i] * ((p->low < p->y[i] && p->y[i] < p->high) ? 1.0f : 0.0f);
+    range(p, i, end);
 }
 
 /* One thread's contiguous part, in whole 64-byte lines. */

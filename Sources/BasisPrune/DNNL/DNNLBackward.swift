@@ -284,15 +284,10 @@ extension DNNLForward {
                     }
                 } else {
                     if dependent.contains(a) {
-                        if channelScaled.contains(y), let layout = ChannelLayout(dims: yDims, md: md(of: dy)), layout.scales(tensors[b]!.dims) {
+                        if channelScaled.contains(y), let layout = ChannelLayout(dims: yDims, md: md(of: dy)) {
                             // dy times the channel's constant or parameter, as the forward step.
                             let dx = try scratch(md(of: dy))
-                            let (dyMemory, sMemory) = (dy, tensors[b]!.memory!)
-                            backwardSteps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: dyMemory),
-                                                                             dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: sMemory),
-                                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dx)]) {
-                                layout.scale(Self.handle(dyMemory), by: Self.handle(sMemory), into: Self.handle(dx))
-                            })
+                            backwardSteps.append(layout.scaleStep(dy, by: tensors[b]!.memory!, into: dx))
                             try contribute(a, dx, alias: true)
                         } else {
                             try contribute(a, try product(dy, tensors[bInLayout]!.memory!), alias: true)
@@ -518,18 +513,22 @@ struct ChannelLayout {
     }
 
     /// Whether an operand of `dims` holds one value per channel of this layout's tensor
-    /// ([1, C, 1, 1] or [1, C]), few enough for `cdnnl_channel_scale`.
+    /// ([1, C, 1, 1] or [1, C]).
     func scales(_ dims: [Int]) -> Bool {
         dims.count >= 2 && dims[1] == channels && dims.enumerated().allSatisfy { $0.offset == 1 || $0.element == 1 }
-            && (channels + block - 1) / block * block <= Int(CDNNL_CHANNEL_SCALE_MAX)
     }
 
-    /// `y = x * scale[c]` at channel `c` (`cdnnl_channel_scale`, on oneDNN's OpenMP threads);
-    /// `scale` holds the channels' values in order.
-    func scale(_ x: UnsafePointer<Float>, by scale: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
-        var problem = cdnnl_channel_scale_problem(x: x, scale: scale, y: y, images: Int32(images), channels: Int32(channels),
-                                                  positions: Int32(positions), block: Int32(block))
-        _ = cdnnl_channel_scale(&problem)
+    /// The step `y = x * scale[c]` at channel `c` (`cdnnl_channel_scale`, on oneDNN's OpenMP
+    /// threads) over memories of this layout; `scale`'s buffer holds the channels' values in
+    /// order.
+    func scaleStep(_ x: dnnl_memory_t, by scale: dnnl_memory_t, into y: dnnl_memory_t) -> DNNLForward.Step {
+        DNNLForward.Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: x), dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: scale),
+                                                dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: y)]) {
+            var problem = cdnnl_channel_scale_problem(x: DNNLForward.handle(x), scale: DNNLForward.handle(scale), y: DNNLForward.handle(y),
+                                                      images: Int32(images), channels: Int32(channels), positions: Int32(positions),
+                                                      block: Int32(block))
+            cdnnl_channel_scale(&problem)
+        }
     }
 
     /// `result[c]` = the sum over images and positions of `dy * x` at channel `c`

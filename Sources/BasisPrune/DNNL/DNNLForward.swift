@@ -644,12 +644,7 @@ final class DNNLForward: @unchecked Sendable {
                    layout.scales(tensors[b]!.dims) {
                     let y = try define(output, first, dims: outDims)
                     read([a, b])
-                    let (xMemory, sMemory, yMemory) = (tensors[a]!.memory!, tensors[b]!.memory!, y.memory!)
-                    steps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: xMemory),
-                                                             dnnl_exec_arg_t(arg: DNNL_ARG_SRC_1, memory: sMemory),
-                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: yMemory)]) {
-                        layout.scale(Self.handle(xMemory), by: Self.handle(sMemory), into: Self.handle(yMemory))
-                    })
+                    steps.append(layout.scaleStep(tensors[a]!.memory!, by: tensors[b]!.memory!, into: y.memory!))
                     if training { recipes.append(.binary(add: false, a: a, b: b, bInLayout: b, y: output)) }
                     channelScaled.insert(output)
                     continue

@@ -148,9 +148,7 @@ public struct ChannelDependency: Sendable {
         init(graph: Graph, facts: [String: ValueFacts]) {
             self.graph = graph
             self.facts = facts
-            var consumers: [String: [Int]] = [:]
-            for (i, node) in graph.nodes.enumerated() { for input in Set(node.inputs) where !input.isEmpty { consumers[input, default: []].append(i) } }
-            self.consumers = consumers
+            consumers = graph.readers
             let constantOutputs = graph.nodes.filter { $0.opType == "Constant" }.compactMap(\.outputs.first)
             constantNames = Set(graph.initializers.compactMap(\.name)).union(constantOutputs)
         }

@@ -20,11 +20,7 @@ extension ChannelPruning {
         let weights: [String: Value]
 
         public init(masked: Graph, masks: [Mask]) {
-            let initializers = masked.initializersByName
-            var readers: [String: [Int]] = [:]
-            for (index, node) in masked.nodes.enumerated() {
-                for input in Set(node.inputs) where !input.isEmpty { readers[input, default: []].append(index) }
-            }
+            let initializers = masked.initializersByName, readers = masked.readers
             var graph = masked
             var targets: [[(weight: String, axis: Int)]?] = []
             var weights: [String: Value] = [:]
@@ -59,15 +55,13 @@ extension ChannelPruning {
         /// The weight `node` multiplies its input `input` by, and that weight's axis of the
         /// input's channels; nil when it is not one of the readers above.
         static func weightAxis(_ node: Node, reading input: String, rank: Int) -> (weight: String, axis: Int)? {
-            guard node.input(0) == input, !node.inputs.dropFirst().contains(input), let weight = node.input(1), !weight.isEmpty else { return nil }
-            switch node.opType {
-            case "Conv": return node.int("group", default: 1) == 1 && rank > 2 ? (weight, 1) : nil
-            case "Gemm":
-                guard rank == 1, node.int("transA", default: 0) == 0 else { return nil }
-                return (weight, node.int("transB", default: 0) == 0 ? 0 : 1)
-            case "MatMul": return rank == 1 ? (weight, 0) : nil
-            default: return nil
+            guard node.input(0) == input, !node.inputs.dropFirst().contains(input), let weight = node.input(1), !weight.isEmpty,
+                  let axis = ChannelPruning.summedAxis(node) else { return nil }
+            let fits = switch node.opType {
+            case "Conv": node.int("group", default: 1) == 1 && rank > 2
+            default: rank == 1 && node.int("transA", default: 0) == 0
             }
+            return fits ? (weight, axis) : nil
         }
 
         /// The parameters that give `graph` the masks `values` (as `maskValues` returns them):

@@ -48,6 +48,18 @@ public enum ChannelPruning {
         return (graph, masks)
     }
 
+    /// The axis of the weight (input 1) of a layer that sums over its input's channels which
+    /// runs over those channels: a Conv's 1, a MatMul's 0, a Gemm's 0 (1 with `transB`); nil
+    /// for other ops.
+    static func summedAxis(_ node: Node) -> Int? {
+        switch node.opType {
+        case "Conv": 1
+        case "Gemm": node.int("transB", default: 0) == 0 ? 0 : 1
+        case "MatMul": 0
+        default: nil
+        }
+    }
+
     /// The rank of the tensor a sink reads (from its weight: a Conv's input has the weight's rank).
     static func rankOf(_ sink: ChannelDependency.Sink, _ graph: Graph) -> Int {
         let node = graph.nodes[sink.node]
@@ -119,16 +131,15 @@ public enum ChannelPruning {
                         graph.nodes[index].attributes[group].value = .int(Int64(w.dims[0] - outRemoved.count))
                     }
                 } else {
-                    replace(index, input: 1, with: slice(slice(w, axis: 0, removing: outRemoved), axis: 1, removing: inRemoved))
+                    replace(index, input: 1, with: slice(slice(w, axis: 0, removing: outRemoved), axis: summedAxis(node)!, removing: inRemoved))
                 }
                 if let b = node.input(2), !b.isEmpty, !outRemoved.isEmpty {
                     replace(index, input: 2, with: slice(try constant(b, in: node), axis: 0, removing: outRemoved))
                 }
             case "Gemm", "MatMul":
                 let w = try constant(node.input(1)!, in: node)
-                let transB = node.opType == "Gemm" && node.int("transB", default: 0)! != 0
-                let (inAxis, outAxis) = transB ? (1, 0) : (0, 1)
-                replace(index, input: 1, with: slice(slice(w, axis: outAxis, removing: outRemoved), axis: inAxis, removing: inRemoved))
+                let inAxis = summedAxis(node)!
+                replace(index, input: 1, with: slice(slice(w, axis: 1 - inAxis, removing: outRemoved), axis: inAxis, removing: inRemoved))
                 if node.opType == "Gemm", let c = node.input(2), !c.isEmpty, !outRemoved.isEmpty {
                     let t = try constant(c, in: node)
                     if t.elementCount > 1 { replace(index, input: 2, with: slice(t, axis: t.dims.count - 1, removing: outRemoved)) }

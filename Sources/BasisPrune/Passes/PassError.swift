@@ -19,6 +19,13 @@ extension Graph {
         initializers.first { $0.name == name && $0.dataType == .float }
     }
 
+    /// The indices of the nodes that read each value, in order, each node once.
+    var readers: [String: [Int]] {
+        var readers: [String: [Int]] = [:]
+        for (i, node) in nodes.enumerated() { for input in Set(node.inputs) where !input.isEmpty { readers[input, default: []].append(i) } }
+        return readers
+    }
+
     /// How many times each value is read by nodes, plus once for each graph output.
     var readCounts: [String: Int] {
         var counts: [String: Int] = [:]

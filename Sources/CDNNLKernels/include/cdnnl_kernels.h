@@ -80,12 +80,8 @@ typedef struct {
     int block;
 } cdnnl_channel_scale_problem;
 
-/* Channels (rounded up to the block) the scale may have. */
-#define CDNNL_CHANNEL_SCALE_MAX 4096
-
-/* Runs on OpenMP's threads, each on a contiguous part of the (image, block) pairs; returns 0
-   (and writes nothing) when there are more than CDNNL_CHANNEL_SCALE_MAX channels. */
-int cdnnl_channel_scale(const cdnnl_channel_scale_problem *problem);
+/* Runs on OpenMP's threads, each on a contiguous part of the (image, block) pairs. */
+void cdnnl_channel_scale(const cdnnl_channel_scale_problem *problem);
 
 /* dx = dy * (low < y < high ? 1 : 0) elementwise over `count` floats of three buffers in one
    layout: the backward of a clip (or, with high = +infinity, a ReLU) through its output y, as
