@@ -168,7 +168,7 @@ public struct PruneJob: Sendable {
                 Candidate(stage: "filter", round: round.round, parameters: round.layerParameters,
                           build: {
                               var pruned = folded
-                              pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed)
+                              pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed, means: search.means)
                               return (pruned, nil, removed)
                           })
             }
@@ -189,16 +189,21 @@ public struct PruneJob: Sendable {
             }
             removedByFilter = result.removed
             stage = folded
-            stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed)
+            stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed, means: search.means)
         }
         var basisResult: PruningResult?
         if options.method != .filter && !resultOpen {
             // Kept short: the text summary gives a phase 28 columns. The looks say which failed.
             phases.append(PruneReport.Phase(name: "basis stage not run", seconds: 0))
         } else if options.method != .filter {
-            let (split, layers) = try Pipeline.split(stage, objective: options.objective)
+            var (plain, plainLayers) = try Pipeline.split(stage, objective: options.objective)
             skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
             lap("split")
+            if options.removal == .mean {
+                (plain, plainLayers) = try Self.centred(plain, layers: plainLayers, data: data, options: options)
+                lap("centre bases")
+            }
+            let (split, layers) = (plain, plainLayers)
             let executor = try Executor(model: split)
             let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
                                        validation: data.validation, validationIndices: data.validationIndices, options: options,
@@ -257,6 +262,7 @@ public struct PruneJob: Sendable {
         report.channelMultiple = options.channelMultiple
         report.loss = options.method == .basis ? nil : options.loss.rawValue
         report.factorLoss = options.method == .filter ? nil : options.factorLoss.rawValue
+        report.removal = options.removal.rawValue
         report.temperature = options.needsTeacher ? options.temperature : nil
         report.nodesBefore = self.model.graph.nodes.count
         report.nodesAfter = pruned.graph.nodes.count
@@ -268,6 +274,24 @@ public struct PruneJob: Sendable {
 
     /// Weight and bias elements of the Conv/Gemm/MatMul layers of `split` that are not split
     /// layers (so that a basis candidate's count is the whole model's, like a filter candidate's).
+    /// `split` with its layers' basis responses centred (`BasisCentering`) on their means over
+    /// `options.retrainImages` training images drawn with the seed.
+    static func centred(_ split: Model, layers: [SplitLayer], data: Data, options: PruningOptions) throws -> (Model, [SplitLayer]) {
+        var probe = split
+        let outputs = Dictionary(uniqueKeysWithValues: split.graph.nodes.compactMap { node in
+            node.name.flatMap { name in layers.first { $0.basisNode == name } }.map { ($0.factors, node.outputs[0]) }
+        })
+        probe.graph.outputs += layers.compactMap { outputs[$0.factors] }.map { ValueInfo(name: $0, type: nil) }
+        var random = SeededRandom(seed: options.seed, stream: 1 << 34)
+        var order = data.trainIndices
+        order.seededShuffle(using: &random)
+        let means = try Executor(model: probe).channelMeans(of: layers.compactMap { outputs[$0.factors] }, data: data.train,
+                                                            indices: Array(order.prefix(options.retrainImages)))
+        var byLayer: [String: [Double]] = [:]
+        for layer in layers { if let output = outputs[layer.factors] { byLayer[layer.factors] = means[output] } }
+        return try BasisCentering.run(split, layers: layers, means: byLayer)
+    }
+
     static func unsplitParameters(_ split: Model, _ layers: [SplitLayer]) -> Int {
         guard let summary = try? GraphSummary(model: split) else { return 0 }
         let parts = Set(layers.flatMap { [$0.basisNode, $0.scalingNode] })

@@ -56,6 +56,25 @@ public enum BasisExport {
                 basisRow = { i in rows[(i * n)..<((i + 1) * n)] }
                 scale = { c, i in w[i * cout + c] }
             }
+            // A centred layer (`BasisCentering`): the kept bases' means move into the scaling
+            // bias, written under a new name, and the exported basis op has no bias.
+            var centredBias: String?
+            if let basisBiasName = layer.basisBias {
+                guard let basisBias = graph.floatInitializer(basisBiasName), basisBias.elementCount == r,
+                      let biasName = scalingNode.input(2), let bias = graph.floatInitializer(biasName), bias.elementCount == cout else {
+                    throw PassError(pass: name, node: layer.name, reason: "the centred split graph lacks this layer's basis or scaling bias")
+                }
+                let fresh = graph.freshName(biasName, taken: &taken)
+                added.append(Tensor(name: fresh, dims: [cout], floats: BasisCentering.exportedBias(
+                    centred: bias.floats, basisBias: basisBias.floats, kept: kept, factors: s, scale: scale)))
+                centredBias = fresh
+            }
+            func withBias(_ node: Node) -> Node {
+                guard let centredBias else { return node }
+                var node = node
+                node.inputs = Array(node.inputs.prefix(2)) + [centredBias]
+                return node
+            }
             if remerge && layer.remerges(kept: kept.count) {
                 var merged = [Double](repeating: 0, count: cout * n)
                 for c in 0..<cout {
@@ -81,7 +100,7 @@ public enum BasisExport {
                                         : Tensor(name: weightName, dims: [n, cout], floats: transpose(floats, rows: cout, columns: n)))
                 case .matmul: added.append(Tensor(name: weightName, dims: [n, cout], floats: transpose(floats, rows: cout, columns: n)))
                 }
-                replacement[layer.basisNode] = [node]
+                replacement[layer.basisNode] = [withBias(node)]
                 replacement[layer.scaleNode] = []
                 replacement[layer.scalingNode] = []
                 continue
@@ -105,8 +124,8 @@ public enum BasisExport {
                 added.append(Tensor(name: scalingName, dims: [k, cout], floats: transpose(keptScaling, rows: cout, columns: k)))
             }
             var newBasis = basisNode
-            newBasis.inputs[1] = basisName
-            var newScaling = scalingNode
+            newBasis.inputs = [basisNode.inputs[0], basisName]
+            var newScaling = withBias(scalingNode)
             newScaling.inputs[0] = basisNode.outputs[0]
             newScaling.inputs[1] = scalingName
             replacement[layer.basisNode] = [newBasis]

@@ -19,6 +19,9 @@ public struct SplitLayer: Sendable {
     /// The initializer holding the scaling factors `s` (ones after the split).
     public var factors: String
     public var scalingWeight: String
+    /// The basis op's bias after `BasisCentering` (minus each basis's mean response), nil
+    /// before: the basis op then has none.
+    public var basisBias: String?
     /// Output positions per image (`H * W` of a conv's output, 1 for a Gemm); `Pipeline.split`
     /// sets it from static shape inference.
     public var outputPositions = 1

@@ -9,39 +9,83 @@ extension ChannelPruning {
     /// the same sign, so every sum adds the same terms in the same order. The filter search
     /// validates each candidate this way, without a broadcast multiply over every masked
     /// activation; the mask gradients of its importance passes still need the masked graph.
+    ///
+    /// A centred mask (`Mask.mean`) is folded with its two Adds: its readers' weights take the
+    /// mask and their biases the removed channels' means (`constantInputShift`), the same
+    /// function up to rounding (`(x - mean) * m + mean` regrouped), and what
+    /// `ChannelPruning.remove` writes for those channels.
     public struct MaskFolding: Sendable {
         /// The masked graph without the Muls of the folded masks (their readers read the
         /// unmasked tensor again, and the folded masks' initializers are gone).
         public let graph: Graph
         /// Per mask (as in `masks`): the weights it is folded into, with the axis of its
         /// channels; nil where its Mul stays.
-        let targets: [[(weight: String, axis: Int)]?]
+        let targets: [[Target]?]
         let masks: [Mask]
         let weights: [String: Value]
+
+        /// A reader a mask is folded into: its weight and the weight's axis of the channels,
+        /// and for a centred mask its bias (created as zeros where it had none).
+        struct Target {
+            var weight: String
+            var axis: Int
+            var bias: String?
+        }
 
         public init(masked: Graph, masks: [Mask]) {
             let initializers = masked.initializersByName, readers = masked.readers
             var graph = masked
-            var targets: [[(weight: String, axis: Int)]?] = []
+            var taken = graph.usedNames
+            var targets: [[Target]?] = []
             var weights: [String: Value] = [:]
             var dropped = Set<Int>(), droppedInitializers = Set<String>()
             for m in masks {
                 guard let mul = readers[m.initializer]?.first, readers[m.initializer]?.count == 1,
-                      let product = masked.nodes[mul].outputs.first else { targets.append(nil); continue }
+                      var product = masked.nodes[mul].outputs.first else { targets.append(nil); continue }
+                // A centred mask: the Add before the Mul and the one after it go too.
+                var around: [Int] = []
+                if m.mean != nil {
+                    guard let centred = masked.nodes[mul].input(0), let centre = masked.nodes.firstIndex(where: { $0.outputs.contains(centred) }),
+                          readers[product]?.count == 1,
+                          let uncentre = readers[product]?.first, let out = masked.nodes[uncentre].outputs.first,
+                          let negated = masked.nodes[centre].input(1), let mean = masked.nodes[uncentre].input(1) else { targets.append(nil); continue }
+                    around = [centre, uncentre]
+                    droppedInitializers.formUnion([negated, mean])
+                    product = out
+                }
                 let sinks = readers[product] ?? []
-                let folded: [(weight: String, axis: Int)]? = sinks.isEmpty ? nil : sinks.reduce([]) { found, index in
+                let folded: [Target]? = sinks.isEmpty ? nil : sinks.reduce([]) { found, index in
                     guard let found, let target = Self.weightAxis(masked.nodes[index], reading: product, rank: m.shape.count),
                           let w = initializers[target.weight], w.dataType == .float, target.axis < w.dims.count,
-                          w.dims[target.axis] == m.channels, readers[target.weight]?.count == 1 else { return nil }
-                    return found + [target]
+                          w.dims[target.axis] == m.channels, readers[target.weight]?.count == 1,
+                          m.mean == nil || ChannelPruning.takesMeans(masked.nodes[index], initializers) else { return nil }
+                    return found + [Target(weight: target.weight, axis: target.axis, bias: nil)]
+                }
+                guard var folded else {
+                    targets.append(nil)
+                    if !around.isEmpty { droppedInitializers.subtract(around.compactMap { masked.nodes[$0].input(1) }) }
+                    continue
+                }
+                for target in folded { weights[target.weight] = Value(initializers[target.weight]!) }
+                for (k, index) in sinks.enumerated() {
+                    graph.nodes[index].inputs = graph.nodes[index].inputs.map { $0 == product ? m.tensor : $0 }
+                    guard m.mean != nil else { continue }
+                    // The bias takes the means: an existing one (which no other node may read), or zeros.
+                    let outputs = folded[k].axis == 0 ? weights[folded[k].weight]!.shape[1] : weights[folded[k].weight]!.shape[0]
+                    if let b = graph.nodes[index].input(2), !b.isEmpty, readers[b]?.count == 1, let t = initializers[b] {
+                        weights[b] = Value(shape: [outputs], floats: t.floats)
+                        folded[k].bias = b
+                    } else {
+                        let b = graph.freshName((graph.nodes[index].name ?? product) + "/bias.means", taken: &taken)
+                        graph.initializers.append(Tensor(name: b, dims: [outputs], floats: Array(repeating: 0, count: outputs)))
+                        graph.nodes[index].inputs = Array(graph.nodes[index].inputs.prefix(2)) + [b]
+                        weights[b] = Value(shape: [outputs], floats: Array(repeating: 0, count: outputs))
+                        folded[k].bias = b
+                    }
                 }
                 targets.append(folded)
-                guard let folded else { continue }
-                for target in folded { weights[target.weight] = Value(initializers[target.weight]!) }
-                for index in sinks {
-                    graph.nodes[index].inputs = graph.nodes[index].inputs.map { $0 == product ? m.tensor : $0 }
-                }
                 dropped.insert(mul)
+                dropped.formUnion(around)
                 droppedInitializers.insert(m.initializer)
             }
             graph.nodes = graph.nodes.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
@@ -81,6 +125,12 @@ extension ChannelPruning {
                         for i in start ..< start + inner { e[i] *= factor }
                     }
                     result[target.weight] = Value(shape: w.shape, floats: e)
+                    if let bias = target.bias, let mean = m.mean {
+                        let coefficients = (0..<channels).map { Double(1 - mask[$0]) * Double(mean[$0]) }
+                        let shift = ChannelPruning.constantInputShift(w.floats, dims: w.shape, axis: target.axis, coefficients: coefficients)
+                        let base = weights[bias]!
+                        result[bias] = Value(shape: base.shape, floats: zip(base.floats, shift).map { Float(Double($0) + $1) })
+                    }
                 }
             }
             return result

@@ -7,17 +7,23 @@ public enum ChannelPruning {
     public static let name = "ChannelPruning"
 
     /// A unit mask `m` multiplied into one sink tensor: `x' = x * m`, m of shape [1, C, 1, ...] (or [C] for 2-D).
+    /// With a `mean` per channel (mean replacement) it masks the centred tensor instead:
+    /// `x' = (x - mean) * m + mean`, so a removed channel leaves its mean behind and the mask's
+    /// gradient is that of the channel's variation.
     public struct Mask: Sendable {
         public var tensor: String
         public var initializer: String
         public var space: Int
         public var channels: Int
         public var shape: [Int]
+        public var mean: [Float]? = nil
     }
 
     /// `graph` with a mask on every tensor that a layer sums over and that has removable
-    /// channels; the masks are initializers of ones.
-    public static func insertMasks(_ graph: Graph, _ analysis: ChannelDependency) -> (graph: Graph, masks: [Mask]) {
+    /// channels; the masks are initializers of ones. A tensor in `means` (by name, one value
+    /// per channel) is masked centred (`Mask.mean`): `Add(x, -mean)`, the mask's `Mul`, then
+    /// `Add(+mean)`.
+    public static func insertMasks(_ graph: Graph, _ analysis: ChannelDependency, means: [String: [Float]] = [:]) -> (graph: Graph, masks: [Mask]) {
         var graph = graph
         var taken = graph.usedNames
         var masks: [Mask] = []
@@ -30,10 +36,25 @@ public enum ChannelPruning {
                     let shape = rank == 2 ? [space.channels] : [1, space.channels] + Array(repeating: 1, count: rank - 2)
                     let m = graph.freshName(sink.tensor + "/channel.mask", taken: &taken)
                     let out = graph.freshName(sink.tensor + "/masked", taken: &taken)
-                    let node = Node(name: graph.freshName(sink.tensor + "/mask", taken: &taken), opType: "Mul", inputs: [sink.tensor, m], outputs: [out])
-                    inserted[sink.node, default: []].append(node)
+                    let mean = means[sink.tensor].flatMap { $0.count == space.channels ? $0 : nil }
+                    if let mean {
+                        let negative = graph.freshName(sink.tensor + "/channel.mean.negated", taken: &taken)
+                        let positive = graph.freshName(sink.tensor + "/channel.mean", taken: &taken)
+                        let centred = graph.freshName(sink.tensor + "/centred", taken: &taken)
+                        let product = graph.freshName(sink.tensor + "/centred.masked", taken: &taken)
+                        inserted[sink.node, default: []] += [
+                            Node(name: graph.freshName(sink.tensor + "/centre", taken: &taken), opType: "Add", inputs: [sink.tensor, negative], outputs: [centred]),
+                            Node(name: graph.freshName(sink.tensor + "/mask", taken: &taken), opType: "Mul", inputs: [centred, m], outputs: [product]),
+                            Node(name: graph.freshName(sink.tensor + "/uncentre", taken: &taken), opType: "Add", inputs: [product, positive], outputs: [out]),
+                        ]
+                        graph.initializers.append(Tensor(name: negative, dims: shape, floats: mean.map { -$0 }))
+                        graph.initializers.append(Tensor(name: positive, dims: shape, floats: mean))
+                    } else {
+                        let node = Node(name: graph.freshName(sink.tensor + "/mask", taken: &taken), opType: "Mul", inputs: [sink.tensor, m], outputs: [out])
+                        inserted[sink.node, default: []].append(node)
+                    }
                     graph.initializers.append(Tensor(name: m, dims: shape, floats: Array(repeating: 1, count: space.channels)))
-                    masks.append(Mask(tensor: sink.tensor, initializer: m, space: n, channels: space.channels, shape: shape))
+                    masks.append(Mask(tensor: sink.tensor, initializer: m, space: n, channels: space.channels, shape: shape, mean: mean))
                     maskedName[sink.tensor] = out
                 }
                 graph.nodes[sink.node].inputs[sink.input] = maskedName[sink.tensor]!
@@ -60,6 +81,53 @@ public enum ChannelPruning {
         }
     }
 
+    /// Whether a sink can take a removed channel's mean into its bias exactly: a `group` 1 Conv
+    /// with a 1x1 kernel and no padding, or a Gemm (`transA` 0, `alpha` and `beta` 1) whose bias
+    /// is absent or one per output; its weight an initializer.
+    static func takesMeans(_ node: Node, _ initializers: [String: Tensor]) -> Bool {
+        guard let w = node.input(1).flatMap({ initializers[$0] }), w.dataType == .float else { return false }
+        switch node.opType {
+        case "Conv":
+            return node.int("group", default: 1) == 1 && w.dims.count >= 3 && w.dims.dropFirst(2).allSatisfy { $0 == 1 }
+                && (node.ints("pads")?.allSatisfy { $0 == 0 } ?? true) && (node.string("auto_pad") ?? "NOTSET") == "NOTSET"
+        case "Gemm":
+            guard w.dims.count == 2, node.int("transA", default: 0) == 0, node.float("alpha") ?? 1 == 1, node.float("beta") ?? 1 == 1 else { return false }
+            let outputs = node.int("transB", default: 0) == 0 ? w.dims[1] : w.dims[0]
+            return node.input(2).map { $0.isEmpty || initializers[$0]?.elementCount == outputs } ?? true
+        default:
+            return false
+        }
+    }
+
+    /// Per output of a sink with weight `w` (float elements of `dims`): the sum over its input
+    /// channels (weight axis `axis`) and kernel taps of `w * coefficient[channel]`, what
+    /// channels held at the constants `coefficient` add to its outputs. The output axis is 0,
+    /// or 1 for a Gemm without `transB` (`axis` 0).
+    static func constantInputShift(_ w: [Float], dims: [Int], axis: Int, coefficients: [Double]) -> [Double] {
+        let channels = dims[axis]
+        if axis == 0 {
+            // A Gemm weight [K, N]: output n sums w[c, n] over c.
+            let outputs = w.count / max(channels, 1)
+            var shift = [Double](repeating: 0, count: outputs)
+            for c in 0..<channels where coefficients[c] != 0 {
+                for n in 0..<outputs { shift[n] += coefficients[c] * Double(w[c * outputs + n]) }
+            }
+            return shift
+        }
+        // [outputs, channels, taps...]: output o sums w[o, c, taps] over c and the taps.
+        let taps = dims.dropFirst(2).reduce(1, *), outputs = dims[0]
+        var shift = [Double](repeating: 0, count: outputs)
+        for o in 0..<outputs {
+            for c in 0..<channels where coefficients[c] != 0 {
+                let start = (o * channels + c) * taps
+                var sum = 0.0
+                for t in start ..< start + taps { sum += Double(w[t]) }
+                shift[o] += coefficients[c] * sum
+            }
+        }
+        return shift
+    }
+
     /// The rank of the tensor a sink reads (from its weight: a Conv's input has the weight's rank).
     static func rankOf(_ sink: ChannelDependency.Sink, _ graph: Graph) -> Int {
         let node = graph.nodes[sink.node]
@@ -82,7 +150,10 @@ public enum ChannelPruning {
 
     /// `graph` with the channels of `removed` groups gone: filters of the producing layers,
     /// per-channel weights in between, and input columns of the layers that sum over them.
-    public static func remove(_ graph: Graph, _ analysis: ChannelDependency, removed: Set<Int>) throws(PassError) -> Graph {
+    /// A sink reading a tensor in `means` (by name, one value per channel, as `insertMasks`
+    /// took them) gets each removed channel's mean times its weights added to its bias.
+    public static func remove(_ graph: Graph, _ analysis: ChannelDependency, removed: Set<Int>,
+                              means: [String: [Float]] = [:]) throws(PassError) -> Graph {
         guard !removed.isEmpty else { return graph }
         let channels = analysis.removedChannels(removed)
         for (n, space) in analysis.spaces.enumerated() where channels[n].count >= space.channels {
@@ -118,6 +189,33 @@ public enum ChannelPruning {
             graph.initializers.append(t)
             graph.nodes[index].inputs[k] = name
         }
+        /// The bias of a sink at `index` with weight `w` (channels on `axis`) once the removed
+        /// channels' means are added, before outputs are removed; nil without means.
+        func meanShiftedBias(_ index: Int, _ w: Tensor, axis: Int, removing channels: Set<Int>) throws(PassError) -> Tensor? {
+            let node = graph.nodes[index]
+            guard !channels.isEmpty, let mean = means[node.inputs[0]], mean.count == w.dims[axis] else { return nil }
+            let coefficients = (0..<mean.count).map { channels.contains($0) ? Double(mean[$0]) : 0 }
+            let shift = constantInputShift(w.floats, dims: w.dims, axis: axis, coefficients: coefficients)
+            var bias = shift
+            if let b = node.input(2), !b.isEmpty {
+                let old = try constant(b, in: node).floats
+                guard old.count == shift.count else {
+                    throw PassError(pass: name, node: node.displayName, reason: "bias has \(old.count) values for \(shift.count) outputs")
+                }
+                for o in bias.indices { bias[o] += Double(old[o]) }
+            }
+            return Tensor(name: nil, dims: [bias.count], floats: bias.map { Float($0) })
+        }
+        func setBias(_ index: Int, _ bias: Tensor?, removing outRemoved: Set<Int>) throws(PassError) {
+            let node = graph.nodes[index]
+            if let bias {
+                if graph.nodes[index].inputs.count < 3 { graph.nodes[index].inputs.append("") }
+                replace(index, input: 2, with: outRemoved.isEmpty ? bias : slice(bias, axis: 0, removing: outRemoved))
+            } else if let b = node.input(2), !b.isEmpty, !outRemoved.isEmpty {
+                let t = try constant(b, in: node)
+                if node.opType == "Conv" || t.elementCount > 1 { replace(index, input: 2, with: slice(t, axis: t.dims.count - 1, removing: outRemoved)) }
+            }
+        }
         let touched = Set(inputRemoved.keys).union(outputRemoved.keys).union(channelwise.keys)
         for index in touched.sorted() {
             let node = graph.nodes[index]
@@ -130,19 +228,17 @@ public enum ChannelPruning {
                     if let group = graph.nodes[index].attributes.firstIndex(where: { $0.name == "group" }) {
                         graph.nodes[index].attributes[group].value = .int(Int64(w.dims[0] - outRemoved.count))
                     }
+                    try setBias(index, nil, removing: outRemoved)
                 } else {
                     replace(index, input: 1, with: slice(slice(w, axis: 0, removing: outRemoved), axis: summedAxis(node)!, removing: inRemoved))
-                }
-                if let b = node.input(2), !b.isEmpty, !outRemoved.isEmpty {
-                    replace(index, input: 2, with: slice(try constant(b, in: node), axis: 0, removing: outRemoved))
+                    try setBias(index, try meanShiftedBias(index, w, axis: summedAxis(node)!, removing: inRemoved), removing: outRemoved)
                 }
             case "Gemm", "MatMul":
                 let w = try constant(node.input(1)!, in: node)
                 let inAxis = summedAxis(node)!
                 replace(index, input: 1, with: slice(slice(w, axis: 1 - inAxis, removing: outRemoved), axis: inAxis, removing: inRemoved))
-                if node.opType == "Gemm", let c = node.input(2), !c.isEmpty, !outRemoved.isEmpty {
-                    let t = try constant(c, in: node)
-                    if t.elementCount > 1 { replace(index, input: 2, with: slice(t, axis: t.dims.count - 1, removing: outRemoved)) }
+                if node.opType == "Gemm" {
+                    try setBias(index, try meanShiftedBias(index, w, axis: inAxis, removing: inRemoved), removing: outRemoved)
                 }
             case "BatchNormalization":
                 for k in 1...4 { replace(index, input: k, with: slice(try constant(node.input(k)!, in: node), axis: 0, removing: outRemoved)) }

@@ -140,6 +140,8 @@ public struct PruneReport: Sendable, Codable {
     public var loss: String?
     public var factorLoss: String?
     public var temperature: Double?
+    /// What a removed basis or channel left behind (`--removed`: mean or zero).
+    public var removal: String?
     /// The processes that ran the job (MPI ranks; 1 without mpirun), the compute threads of
     /// each, and the images per unit of a training step (`WorkSharing`).
     public var ranks: Int?
@@ -156,7 +158,7 @@ public struct PruneReport: Sendable, Codable {
     public var outputWritten: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature
+        case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature, removal
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
@@ -250,6 +252,10 @@ public struct PruneReport: Sendable, Codable {
         if !losses.isEmpty {
             out += "\ntrained and ranked against: " + losses.joined(separator: ", ")
                 + (temperature.map { ", temperature \(String(format: "%g", $0))" } ?? "") + "\n"
+        }
+        if let removal {
+            out += removal == "mean" ? "removed bases and channels leave their means in the next layer's bias (--removed mean)\n"
+                                     : "removed bases and channels leave nothing (--removed zero)\n"
         }
         out += "\nmodel totals (Conv/Gemm/MatMul weights and biases, MACs per image):\n"
         if let before = nodesBefore, let after = nodesAfter {

@@ -83,6 +83,9 @@ public struct CompactSplit: Sendable {
             model.graph.initializers[b] = Self.slice(graph.initializers[b], axis: basisAxis, keeping: kept)
             model.graph.initializers[f] = Self.slice(graph.initializers[f], axis: layer.kind == .conv ? 1 : 0, keeping: kept)
             model.graph.initializers[s] = Self.slice(graph.initializers[s], axis: 1 - basisAxis, keeping: kept)
+            if let name = layer.basisBias, let bias = byName[name] {
+                model.graph.initializers[bias] = Self.slice(graph.initializers[bias], axis: 0, keeping: kept)
+            }
             var compact = layer
             compact.rank = kept.count
             compact.singularValues = kept.map { layer.singularValues[$0] }

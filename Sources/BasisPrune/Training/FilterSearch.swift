@@ -29,6 +29,10 @@ public struct FilterSearch: Sendable {
     public let graph: Graph
     public let analysis: ChannelDependency
     public let masks: [ChannelPruning.Mask]
+    /// With mean replacement (`PruningOptions.removal`): per masked tensor whose readers can
+    /// take them (`ChannelPruning.takesMeans`), its channels' means over training images; a
+    /// removed channel leaves its mean there, and `ChannelPruning.remove` must be given these.
+    public let means: [String: [Float]]
     /// Per mask, the group of each of its channels (nil where the channel is in no removable group).
     let maskGroups: [[Int?]]
     public let train: Preprocessor
@@ -51,7 +55,10 @@ public struct FilterSearch: Sendable {
                 reporter: any Reporter = SilentReporter()) throws(EngineError) {
         self.reference = reference
         self.certificationImages = certificationImages
-        let (masked, masks) = ChannelPruning.insertMasks(graph, analysis)
+        let means = options.removal == .mean
+            ? try Self.channelMeans(graph, model: model, analysis: analysis, train: train, trainIndices: trainIndices, options: options) : [:]
+        self.means = means
+        let (masked, masks) = ChannelPruning.insertMasks(graph, analysis, means: means)
         var m = model
         m.graph = masked
         executor = try Executor(model: m)
@@ -70,6 +77,29 @@ public struct FilterSearch: Sendable {
         self.options = options
         self.share = share
         self.reporter = reporter
+    }
+
+    /// The channel means of every tensor a mask would go on whose readers all take means into
+    /// their biases, over `options.retrainImages` training images drawn with the seed.
+    public static func channelMeans(_ graph: Graph, model: Model, analysis: ChannelDependency, train: Preprocessor, trainIndices: [Int],
+                             options: PruningOptions) throws(EngineError) -> [String: [Float]] {
+        let initializers = graph.initializersByName, readers = graph.readers
+        let tensors = ChannelPruning.insertMasks(graph, analysis).masks.map(\.tensor).filter { tensor in
+            let sinks = analysis.spaces.flatMap(\.sinks).filter { $0.tensor == tensor }
+            return !sinks.isEmpty && sinks.allSatisfy { sink in
+                let node = graph.nodes[sink.node]
+                return ChannelPruning.takesMeans(node, initializers) && node.input(1).map { readers[$0]?.count == 1 } == true
+            }
+        }
+        guard !tensors.isEmpty else { return [:] }
+        var probe = model
+        probe.graph = graph
+        probe.graph.outputs += tensors.map { ValueInfo(name: $0, type: nil) }
+        var random = SeededRandom(seed: options.seed, stream: 1 << 35)
+        var order = trainIndices
+        order.seededShuffle(using: &random)
+        let means = try Executor(model: probe).channelMeans(of: tensors, data: train, indices: Array(order.prefix(options.retrainImages)))
+        return means.mapValues { $0.map { Float($0) } }
     }
 
     func evaluate(_ removed: Set<Int>, phase: String) throws(EngineError) -> EvaluationResult {

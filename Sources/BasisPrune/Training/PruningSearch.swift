@@ -31,7 +31,21 @@ public struct PruningOptions: Sendable {
         case importance
     }
 
+    /// What a removed basis or channel leaves behind.
+    public enum Removal: String, Sendable, Codable, CaseIterable {
+        /// Its mean over training images, folded into the next layer's bias ("mean
+        /// replacement"): bases are centred (`BasisCentering`), so the factors scale the
+        /// centred responses; channels are masked centred (`ChannelPruning.Mask.mean`) where
+        /// their readers can take a constant into their bias. Importance is then that of the
+        /// variation around the mean.
+        case mean
+        /// Nothing: multiplied by zero, as the paper prunes.
+        case zero
+    }
+
     public var method = Method.double
+    /// What a removed basis or channel leaves behind (`--removed`).
+    public var removal = Removal.mean
     /// With `double`: the fraction of the usable budget (`maxAccuracyDrop` minus the statistical
     /// slack of certification, see `BudgetRule`) the filter stage may spend; basis pruning gets the rest.
     public var filterShare = 0.5

@@ -105,6 +105,13 @@ enum PruneCommand {
                                 16 or 32 for some GPUs and accelerators)
           --normalize-importance layer|none
                                 divide importance by its layer's total before ranking (default none)
+          --removed mean|zero   what a removed basis or channel leaves behind. mean (default):
+                                its mean over --retrain-images training images, folded into the
+                                next layer's bias ("mean replacement"); the factors then scale
+                                each basis's variation around its mean, and bases and channel
+                                groups are ranked by the importance of that variation (channels
+                                only where every reader is a 1x1 conv without padding or a Gemm:
+                                elsewhere they are zeroed). zero: nothing, as the paper prunes
           --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
                                 a round that breaks the budget is retried with half
           --retrain-images N    training images each round retrains on, and filter pruning
@@ -172,7 +179,7 @@ enum PruneCommand {
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--importance-images", "--compact", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
-        "--confidence", "--cert-fraction", "--cert-data", "--loss", "--factor-loss", "--temperature",
+        "--confidence", "--cert-fraction", "--cert-data", "--loss", "--factor-loss", "--temperature", "--removed",
     ]).union(Ranks.valueOptions)
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -235,6 +242,10 @@ enum PruneCommand {
         if let text = args.values["--compact"] {
             guard let mode = CompactSplit.Mode(rawValue: text) else { throw .usage("--compact '\(text)' is not exact, all or off") }
             o.compaction = mode
+        }
+        if let text = args.values["--removed"] {
+            guard let mode = PruningOptions.Removal(rawValue: text) else { throw .usage("--removed '\(text)' is not mean or zero") }
+            o.removal = mode
         }
         if let text = args.values["--method"] {
             guard let m = PruningOptions.Method(rawValue: text) else { throw .usage("--method '\(text)' is not basis, filter or double") }

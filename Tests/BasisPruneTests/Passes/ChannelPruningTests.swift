@@ -201,6 +201,53 @@ import Testing
         }
     }
 
+    /// Mean replacement on the real model, with the channel means of 300 Fashion-MNIST images:
+    /// with a quarter of the groups removed, the centred masked graph, its folded form and the
+    /// file `remove` writes with the means (judged by the checker and onnxruntime) give the
+    /// same logits, which differ from those of the same removal without the means.
+    @Test func centredMasksLeaveTheMeansInTheBiases() throws {
+        var model = try Simplify.run(try ONNXImporter.load(path: Fixtures.fmnistModel)).model
+        model.graph = try FoldBatchNorm.run(model.graph)
+        let analysis = try ChannelDependency(graph: model.graph, opset: model.defaultOpsetVersion!)
+        let images = try DataSpec(parsing: "idx:\(Fixtures.fashionMNIST),split=test,range=0:300").load()
+        let data = try Preprocessor(images: images, preprocessing: Preprocessing(height: 32, width: 32))
+        var options = PruningOptions()
+        options.retrainImages = 300
+        let means = try FilterSearch.channelMeans(model.graph, model: model, analysis: analysis, train: data, trainIndices: Array(0..<300), options: options)
+        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis, means: means)
+        let centred = masks.filter { $0.mean != nil }
+        let centredCount = centred.count, maskCount = masks.count
+        print("fmnist: \(centredCount) of \(maskCount) masks centred")
+        #expect(centredCount > maskCount / 2, "\(centredCount) of \(maskCount) masks centred")
+        // Real means: many channels' far from 0 (after a Clip they are all at or above it).
+        #expect(means.values.reduce(0) { $0 + $1.filter { abs($0) > 0.1 }.count } > 100)
+        let folding = ChannelPruning.MaskFolding(masked: masked, masks: masks)
+        let maskNames = Set(masks.map { $0.initializer })
+        #expect(!folding.graph.nodes.contains { node in node.inputs.contains(where: maskNames.contains) })
+        var random = SplitMix64(seed: 9)
+        let removed = Set(analysis.groups.indices.filter { _ in random.nextFloat() < -0.5 })
+        let values = ChannelPruning.maskValues(masks, analysis, removed: removed)
+        let (input, _) = try fashionMNISTBatch(count: 64)
+        var maskedModel = model, foldedModel = model
+        maskedModel.graph = masked
+        foldedModel.graph = folding.graph
+        let expected = try #require(try Executor(model: maskedModel).run(["input": input], parameters: values)["logits"]).floats
+        let folded = try #require(try Executor(model: foldedModel).run(["input": input], parameters: folding.parameters(values))["logits"]).floats
+        #expect(maxAbsDifference(folded, expected) < 1e-4, "folded: \(maxAbsDifference(folded, expected))")
+        var pruned = model
+        pruned.graph = try ChannelPruning.remove(model.graph, analysis, removed: removed, means: means)
+        let out = Fixtures.temporaryDirectory("channels") + "/fmnist-pruned-means.onnx"
+        try ONNXExporter.write(pruned, to: out)
+        let checked = try runJudge("check_model.py", [out]) as! [String: String]
+        #expect(checked[out] == "ok")
+        let theirs = try ONNXRuntimeJudge.run(model: out, input: input).floats
+        #expect(maxAbsDifference(theirs, expected) < 1e-4, "onnxruntime: \(maxAbsDifference(theirs, expected))")
+        var zeroed = model
+        zeroed.graph = try ChannelPruning.remove(model.graph, analysis, removed: removed)
+        let without = try #require(try Executor(model: zeroed).run(["input": input])["logits"]).floats
+        #expect(maxAbsDifference(without, expected) > 1e-2)
+    }
+
     /// On the real model: a quarter of the groups removed, the exported file passes the
     /// checker, and onnxruntime gives the masked model's logits on real images.
     @Test func fmnistRemovalEqualsMasking() throws {
