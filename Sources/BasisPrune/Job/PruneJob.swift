@@ -272,8 +272,6 @@ public struct PruneJob: Sendable {
         return Outcome(model: pruned, report: report, input: model)
     }
 
-    /// Weight and bias elements of the Conv/Gemm/MatMul layers of `split` that are not split
-    /// layers (so that a basis candidate's count is the whole model's, like a filter candidate's).
     /// `split` with its layers' basis responses centred (`BasisCentering`) on their means over
     /// `options.retrainImages` training images drawn with the seed.
     static func centred(_ split: Model, layers: [SplitLayer], data: Data, options: PruningOptions) throws -> (Model, [SplitLayer]) {
@@ -292,6 +290,8 @@ public struct PruneJob: Sendable {
         return try BasisCentering.run(split, layers: layers, means: byLayer)
     }
 
+    /// Weight and bias elements of the Conv/Gemm/MatMul layers of `split` that are not split
+    /// layers (so that a basis candidate's count is the whole model's, like a filter candidate's).
     static func unsplitParameters(_ split: Model, _ layers: [SplitLayer]) -> Int {
         guard let summary = try? GraphSummary(model: split) else { return 0 }
         let parts = Set(layers.flatMap { [$0.basisNode, $0.scalingNode] })

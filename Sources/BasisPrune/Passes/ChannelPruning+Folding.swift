@@ -43,14 +43,14 @@ extension ChannelPruning {
                 guard let mul = readers[m.initializer]?.first, readers[m.initializer]?.count == 1,
                       var product = masked.nodes[mul].outputs.first else { targets.append(nil); continue }
                 // A centred mask: the Add before the Mul and the one after it go too.
-                var around: [Int] = []
+                var around: [Int] = [], aroundInitializers: [String] = []
                 if m.mean != nil {
                     guard let centred = masked.nodes[mul].input(0), let centre = masked.nodes.firstIndex(where: { $0.outputs.contains(centred) }),
                           readers[product]?.count == 1,
                           let uncentre = readers[product]?.first, let out = masked.nodes[uncentre].outputs.first,
                           let negated = masked.nodes[centre].input(1), let mean = masked.nodes[uncentre].input(1) else { targets.append(nil); continue }
                     around = [centre, uncentre]
-                    droppedInitializers.formUnion([negated, mean])
+                    aroundInitializers = [negated, mean]
                     product = out
                 }
                 let sinks = readers[product] ?? []
@@ -61,11 +61,7 @@ extension ChannelPruning {
                           m.mean == nil || ChannelPruning.takesMeans(masked.nodes[index], initializers) else { return nil }
                     return found + [Target(weight: target.weight, axis: target.axis, bias: nil)]
                 }
-                guard var folded else {
-                    targets.append(nil)
-                    if !around.isEmpty { droppedInitializers.subtract(around.compactMap { masked.nodes[$0].input(1) }) }
-                    continue
-                }
+                guard var folded else { targets.append(nil); continue }
                 for target in folded { weights[target.weight] = Value(initializers[target.weight]!) }
                 for (k, index) in sinks.enumerated() {
                     graph.nodes[index].inputs = graph.nodes[index].inputs.map { $0 == product ? m.tensor : $0 }
@@ -87,6 +83,7 @@ extension ChannelPruning {
                 dropped.insert(mul)
                 dropped.formUnion(around)
                 droppedInitializers.insert(m.initializer)
+                droppedInitializers.formUnion(aroundInitializers)
             }
             graph.nodes = graph.nodes.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
             graph.initializers.removeAll { $0.name.map(droppedInitializers.contains) ?? false }

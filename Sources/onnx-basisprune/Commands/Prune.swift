@@ -114,8 +114,9 @@ enum PruneCommand {
                                 elsewhere they are zeroed). zero: nothing, as the paper prunes
           --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
                                 a round that breaks the budget is retried with half
-          --retrain-images N    training images each round retrains on, and filter pruning
-                                measures importance on (default 10000)
+          --retrain-images N    training images each round retrains on, filter pruning
+                                measures importance on, and --removed mean measures its
+                                means on (default 10000)
           --importance-images N|all
                                 basis importance is measured on the last N images of each
                                 training pass (the factor-training epoch, every round's
