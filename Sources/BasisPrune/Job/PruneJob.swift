@@ -275,16 +275,11 @@ public struct PruneJob: Sendable {
     /// `split` with its layers' basis responses centred (`BasisCentering`) on their means over
     /// `options.retrainImages` training images drawn with the seed.
     static func centred(_ split: Model, layers: [SplitLayer], data: Data, options: PruningOptions) throws -> (Model, [SplitLayer]) {
-        var probe = split
         let outputs = Dictionary(uniqueKeysWithValues: split.graph.nodes.compactMap { node in
             node.name.flatMap { name in layers.first { $0.basisNode == name } }.map { ($0.factors, node.outputs[0]) }
         })
-        probe.graph.outputs += layers.compactMap { outputs[$0.factors] }.map { ValueInfo(name: $0, type: nil) }
-        var random = SeededRandom(seed: options.seed, stream: 1 << 34)
-        var order = data.trainIndices
-        order.seededShuffle(using: &random)
-        let means = try Executor(model: probe).channelMeans(of: layers.compactMap { outputs[$0.factors] }, data: data.train,
-                                                            indices: Array(order.prefix(options.retrainImages)))
+        let means = try TrainingMeans.of(layers.compactMap { outputs[$0.factors] }, in: split, train: data.train,
+                                         trainIndices: data.trainIndices, options: options, stream: 1 << 34)
         var byLayer: [String: [Double]] = [:]
         for layer in layers { if let output = outputs[layer.factors] { byLayer[layer.factors] = means[output] } }
         return try BasisCentering.run(split, layers: layers, means: byLayer)

@@ -94,11 +94,7 @@ public struct FilterSearch: Sendable {
         guard !tensors.isEmpty else { return [:] }
         var probe = model
         probe.graph = graph
-        probe.graph.outputs += tensors.map { ValueInfo(name: $0, type: nil) }
-        var random = SeededRandom(seed: options.seed, stream: 1 << 35)
-        var order = trainIndices
-        order.seededShuffle(using: &random)
-        let means = try Executor(model: probe).channelMeans(of: tensors, data: train, indices: Array(order.prefix(options.retrainImages)))
+        let means = try TrainingMeans.of(tensors, in: probe, train: train, trainIndices: trainIndices, options: options, stream: 1 << 35)
         return means.mapValues { $0.map { Float($0) } }
     }
 
