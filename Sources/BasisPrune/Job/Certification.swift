@@ -7,7 +7,8 @@ import Foundation
 /// The searches leave an ordered list of candidates (each accepted round, least pruned first;
 /// for `double`, the filter stage's and then the basis stage's). They are checked in that fixed
 /// order, each at the full confidence, and the last one before the first that fails is the
-/// result (the fixed-sequence procedure: a false claim needs the first candidate over the
+/// result (with `double` the filter stage's last candidate is skipped when the basis stage
+/// has one: `PruneJob`'s one-behind looks) (the fixed-sequence procedure: a false claim needs the first candidate over the
 /// budget to pass its own test, which happens with probability at most 1 - confidence, so the
 /// several looks need no Bonferroni share). The bound is `PairedDrop.upperBound` (Tango's
 /// score interval for paired proportions). Only the candidates `worthALook` picks are checked.
@@ -49,7 +50,7 @@ public struct Certification: Sendable, Codable, Equatable {
     /// Whether some pruned candidate is within the budget.
     public var certified: Bool
     public var looks: [Look]
-    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before, checked as the searches accept candidates (they stop at the first failed look once one has passed); one-sided Tango score bound on the paired drop"
+    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before, checked as the searches accept candidates (they stop at the first failed look once one has passed); with double, the filter stage's last candidate is looked at only if the basis stage accepts none; one-sided Tango score bound on the paired drop"
 
     enum CodingKeys: String, CodingKey {
         case drop, worse, better, confidence, images, certified, looks, procedure

@@ -70,6 +70,8 @@ public struct PruneJob: Sendable {
         var stage: String
         var round: Int
         var parameters: Int
+        /// The certified bound the search predicted from the validation images, in points.
+        var predictedBound: Double?
         var build: () throws -> Built
     }
 
@@ -140,10 +142,30 @@ public struct PruneJob: Sendable {
         /// searches go on, so that --force writes the most pruned candidate.
         var resultOpen: Bool { !(sequenceEnded && chosen != nil) }
         var lookError: (any Error)?
-        /// The searches' `accepted` hook: looks at `candidate`, and says whether to go on.
+        /// With `double`, the filter stage's candidates are stepping stones: the basis stage
+        /// starts from the last, and its first candidate is that model with its scaling factors
+        /// trained (which wins back much of what the filter stage lost) and a few bases fewer.
+        /// An untrained stepping stone whose look fails would end the sequence before the
+        /// trained models built on it are checked, so a filter candidate is looked at only as a
+        /// fallback that will likely pass: when the next one is accepted (one behind: never the
+        /// last, unless the basis stage accepts nothing), and only if the bound its search
+        /// predicted is within `safeFilterShare` of the budget. Which candidates are looked at
+        /// depends on the searches alone, never on a look's outcome.
+        var pendingFilter: Candidate?
+        let safeFilterBound = Self.safeFilterShare * options.maxAccuracyDrop
+        /// The searches' `accepted` hook: looks at `candidate` (or at the pending filter
+        /// candidate, see above), and says whether to go on.
         func goOn(after candidate: Candidate) -> Bool {
             guard certifyAsYouGo else { return true }
-            do { try look(candidate) } catch {
+            do {
+                if options.method == .double && candidate.stage == "filter" {
+                    if let pending = pendingFilter, pending.predictedBound ?? 0 <= safeFilterBound { try look(pending) }
+                    pendingFilter = candidate
+                } else {
+                    pendingFilter = nil
+                    try look(candidate)
+                }
+            } catch {
                 lookError = error
                 return false
             }
@@ -155,6 +177,8 @@ public struct PruneJob: Sendable {
         var stage = model
         var removedByFilter: Set<Int>?
         var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
+        /// With `double`: a less pruned filter candidate to start the basis stage from again.
+        var filterFallback: (model: Model, removed: Set<Int>, candidate: Candidate)?
         var skipped: [PruneReport.Skipped] = []
         if options.method != .basis {
             var folded = model
@@ -165,7 +189,7 @@ public struct PruneJob: Sendable {
                                           validation: data.validation, validationIndices: data.validationIndices, options: options, share: share,
                                           reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
             func candidate(_ removed: Set<Int>, _ round: PruningRound) -> Candidate {
-                Candidate(stage: "filter", round: round.round, parameters: round.layerParameters,
+                Candidate(stage: "filter", round: round.round, parameters: round.layerParameters, predictedBound: round.predictedBound,
                           build: {
                               var pruned = folded
                               pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed, means: search.means)
@@ -190,38 +214,64 @@ public struct PruneJob: Sendable {
             removedByFilter = result.removed
             stage = folded
             stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed, means: search.means)
+            // Where training the factors does not win the overspending back (see
+            // `PruningOptions.filterShare`), the basis stage starts over from the last filter
+            // candidate whose own predicted bound is within the budget.
+            if share > 1, let (removed, round) = Array(zip(result.candidates, rounds)).last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
+               removed != result.removed {
+                var fallback = folded
+                fallback.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed, means: search.means)
+                filterFallback = (fallback, removed, candidate(removed, round))
+            }
         }
         var basisResult: PruningResult?
         if options.method != .filter && !resultOpen {
             // Kept short: the text summary gives a phase 28 columns. The looks say which failed.
             phases.append(PruneReport.Phase(name: "basis stage not run", seconds: 0))
         } else if options.method != .filter {
-            var (plain, plainLayers) = try Pipeline.split(stage, objective: options.objective)
-            skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
-            lap("split")
-            if options.removal == .mean {
-                (plain, plainLayers) = try Self.centred(plain, layers: plainLayers, data: data, options: options)
-                lap("centre bases")
+            // At most twice: from the filter stage's result, and (if its trained factors fail the
+            // budget rule) from `filterFallback`.
+            while true {
+                var (plain, plainLayers) = try Pipeline.split(stage, objective: options.objective)
+                skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
+                lap("split")
+                if options.removal == .mean {
+                    (plain, plainLayers) = try Self.centred(plain, layers: plainLayers, data: data, options: options)
+                    lap("centre bases")
+                }
+                let (split, layers) = (plain, plainLayers)
+                let executor = try Executor(model: split)
+                let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
+                                           validation: data.validation, validationIndices: data.validationIndices, options: options,
+                                           reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter, split: split)
+                let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
+                func candidate(_ state: ScalingState, _ round: PruningRound) -> Candidate {
+                    Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
+                              build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
+                }
+                let result = try search.run(requireTrainedWithinBudget: filterFallback != nil, accepted: { goOn(after: candidate($0, $1)) })
+                if let lookError { throw lookError }
+                phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+                clock = Date()
+                if result.history.first?.accepted == false, let fallback = filterFallback {
+                    // Kept short, as above; the filter record names the groups the result removed.
+                    phases.append(PruneReport.Phase(name: "again from filter round \(fallback.candidate.round)", seconds: 0))
+                    (stage, removedByFilter, filterFallback) = (fallback.model, fallback.removed, nil)
+                    // The new starting point is the filter candidate looked at if no basis one is.
+                    if pendingFilter != nil { pendingFilter = fallback.candidate }
+                    lastCandidate = fallback.candidate
+                    skipped.removeAll { $0.stage == "split" }
+                    continue
+                }
+                let rounds = result.history.filter { $0.accepted && $0.round > 0 }
+                if let (state, round) = Array(zip(result.candidates, rounds)).last { lastCandidate = candidate(state, round) }
+                basisResult = result
+                break
             }
-            let (split, layers) = (plain, plainLayers)
-            let executor = try Executor(model: split)
-            let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
-                                       validation: data.validation, validationIndices: data.validationIndices, options: options,
-                                       reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter, split: split)
-            let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
-            func candidate(_ state: ScalingState, _ round: PruningRound) -> Candidate {
-                Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
-                          build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
-            }
-            let result = try search.run(accepted: { goOn(after: candidate($0, $1)) })
-            if let lookError { throw lookError }
-            phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-            clock = Date()
-            let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            if let (state, round) = Array(zip(result.candidates, rounds)).last { lastCandidate = candidate(state, round) }
-            basisResult = result
         }
 
+        // The filter stage's last candidate, if the basis stage accepted none (or did not run).
+        if let pending = pendingFilter { try look(pending) }
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
         if !certifyAsYouGo, let last = lastCandidate { try look(last) }
         // When nothing certifies, the searches' last candidate is what a forced run writes.
@@ -271,6 +321,10 @@ public struct PruneJob: Sendable {
         report.microBatch = options.sharing.microBatch
         return Outcome(model: pruned, report: report, input: model)
     }
+
+    /// With `double`: the share of the budget a filter candidate's predicted bound may reach
+    /// for it to be looked at before the basis stage (see `run`).
+    static let safeFilterShare = 0.5
 
     /// `split` with its layers' basis responses centred (`BasisCentering`) on their means over
     /// `options.retrainImages` training images drawn with the seed.

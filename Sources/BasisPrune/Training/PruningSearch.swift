@@ -46,9 +46,12 @@ public struct PruningOptions: Sendable {
     public var method = Method.double
     /// What a removed basis or channel leaves behind (`--removed`).
     public var removal = Removal.mean
-    /// With `double`: the fraction of the usable budget (`maxAccuracyDrop` minus the statistical
-    /// slack of certification, see `BudgetRule`) the filter stage may spend; basis pruning gets the rest.
-    public var filterShare = 0.5
+    /// With `double`: the multiple of the usable budget (`maxAccuracyDrop` minus the statistical
+    /// slack of certification, see `BudgetRule`) the filter stage's untrained candidates may
+    /// spend. Above 1 the stage overspends on purpose: training the scaling factors of its
+    /// result wins most of it back, and basis pruning works down to the full budget from there
+    /// (`PruneJob` certifies filter candidates only as fallbacks within half the budget).
+    public var filterShare = 4.0
     public var epochs = 1
     public var learningRate: Float = 1e-2
     public var optimizer = Optimizer.Method.adam
@@ -206,8 +209,12 @@ public struct PruningSearch: Sendable {
     /// model is already the result of an earlier stage), or against the split model as it is.
     /// `accepted` sees every accepted candidate as soon as it is, in order; when it returns
     /// false the search ends there (the job's certification has failed that candidate, so no
-    /// later one can be the result).
-    public func run(accepted isWanted: (ScalingState, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> PruningResult {
+    /// later one can be the result). With `requireTrainedWithinBudget`, a model whose trained
+    /// factors alone (round 0) fail the budget rule is not searched: the result has no
+    /// candidates and round 0 is recorded as not accepted (the job then starts over from a less
+    /// pruned filter candidate).
+    public func run(requireTrainedWithinBudget: Bool = false,
+                    accepted isWanted: (ScalingState, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> PruningResult {
         var phases: [(String, Double)] = []
         var clock = Date()
         func lap(_ name: String) {
@@ -240,10 +247,16 @@ public struct PruningSearch: Sendable {
         var acceptedResult = try evaluate(state, phase: "validate trained factors")
         // Round 0 is no candidate, but its bound says how far training the factors alone moved
         // the answers (on reduced runs whose round 0 was over the budget, every round failed).
+        let trained = rule.judge(acceptedResult.correctness)
         var history = [PruningRound(round: 0, keptBases: state.keptCount, layerParameters: state.layerParameters,
                                     validationAccuracy: acceptedResult.accuracy, accepted: true,
-                                    predictedBound: 100 * rule.judge(acceptedResult.correctness).predictedBound)]
+                                    predictedBound: 100 * trained.predictedBound)]
         var candidates: [ScalingState] = []
+        if requireTrainedWithinBudget && !trained.accepted {
+            history[0].accepted = false
+            return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
+                                 history: history, candidates: [], phases: phases)
+        }
         let floors = Self.floors(layers, options: options)
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction

@@ -21,9 +21,14 @@ enum PruneCommand {
                                 basis: basis pruning only; filter: filter pruning only;
                                 double (default): filter pruning, then basis pruning of the
                                 result, sharing the accuracy budget
-          --filter-share F      with double: fraction of the usable budget (--max-accuracy-drop
-                                minus the statistical slack of certification) the filter stage may
-                                spend (default 0.5)
+          --filter-share F      with double: how much of the usable budget (--max-accuracy-drop
+                                minus the statistical slack of certification) the filter stage's
+                                untrained candidates may spend, as a multiple (default 4, at most
+                                8; above 1 it overspends: training the scaling factors afterwards
+                                wins most of it back, and basis pruning then works down to the
+                                full budget). Only filter candidates predicted within half the
+                                budget are certified, as fallbacks; the last never is while a
+                                basis candidate is
 
         DATA:
         \(DataOptions.help)
@@ -252,7 +257,7 @@ enum PruneCommand {
             guard let m = PruningOptions.Method(rawValue: text) else { throw .usage("--method '\(text)' is not basis, filter or double") }
             o.method = m
         }
-        o.filterShare = try double(args, "--filter-share", default: o.filterShare, range: 0...1)
+        o.filterShare = try double(args, "--filter-share", default: o.filterShare, range: 0...8)
         (o.loss, o.factorLoss) = try losses(args)
         o.temperature = try double(args, "--temperature", default: o.temperature, range: 0.01...1000)
         return o
