@@ -7,11 +7,12 @@ import Foundation
 /// The searches leave an ordered list of candidates (each accepted round, least pruned first;
 /// for `double`, the filter stage's and then the basis stage's). They are checked in that fixed
 /// order, each at the full confidence, and the last one before the first that fails is the
-/// result (with `double` the filter stage's last candidate is skipped when the basis stage
-/// has one: `PruneJob`'s one-behind looks) (the fixed-sequence procedure: a false claim needs the first candidate over the
+/// result (the fixed-sequence procedure: a false claim needs the first candidate over the
 /// budget to pass its own test, which happens with probability at most 1 - confidence, so the
 /// several looks need no Bonferroni share). The bound is `PairedDrop.upperBound` (Tango's
-/// score interval for paired proportions). Only the candidates `worthALook` picks are checked.
+/// score interval for paired proportions). Only the candidates `worthALook` picks are checked;
+/// with `double`, filter candidates only as fallbacks (`PruneJob.run`: within half the budget
+/// by their predicted bound, and never the stage's last while the basis stage has one).
 /// The main job checks each candidate as soon as its search accepts it, and the searches stop
 /// once a look fails after another has passed: the result is then fixed, and the looks are
 /// those of checking every candidate after the searches.
@@ -50,7 +51,7 @@ public struct Certification: Sendable, Codable, Equatable {
     /// Whether some pruned candidate is within the budget.
     public var certified: Bool
     public var looks: [Look]
-    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before, checked as the searches accept candidates (they stop at the first failed look once one has passed); with double, the filter stage's last candidate is looked at only if the basis stage accepts none; one-sided Tango score bound on the paired drop"
+    public var procedure = "fixed-sequence, least pruned first, each look smaller than the one before, checked as the searches accept candidates (they stop at the first failed look once one has passed); with double, a filter candidate is looked at only if its predicted bound is within half the budget, and the filter stage's last only if the basis stage accepts none; one-sided Tango score bound on the paired drop"
 
     enum CodingKeys: String, CodingKey {
         case drop, worse, better, confidence, images, certified, looks, procedure

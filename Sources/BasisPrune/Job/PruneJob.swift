@@ -177,8 +177,9 @@ public struct PruneJob: Sendable {
         var stage = model
         var removedByFilter: Set<Int>?
         var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
-        /// With `double`: a less pruned filter candidate to start the basis stage from again.
-        var filterFallback: (model: Model, removed: Set<Int>, candidate: Candidate)?
+        /// With `double`: a less pruned filter candidate to start the basis stage from again
+        /// (built only if it does).
+        var filterFallback: Candidate?
         var skipped: [PruneReport.Skipped] = []
         if options.method != .basis {
             var folded = model
@@ -219,9 +220,7 @@ public struct PruneJob: Sendable {
             // candidate whose own predicted bound is within the budget.
             if share > 1, let (removed, round) = Array(zip(result.candidates, rounds)).last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
                removed != result.removed {
-                var fallback = folded
-                fallback.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed, means: search.means)
-                filterFallback = (fallback, removed, candidate(removed, round))
+                filterFallback = candidate(removed, round)
             }
         }
         var basisResult: PruningResult?
@@ -255,11 +254,12 @@ public struct PruneJob: Sendable {
                 clock = Date()
                 if result.history.first?.accepted == false, let fallback = filterFallback {
                     // Kept short, as above; the filter record names the groups the result removed.
-                    phases.append(PruneReport.Phase(name: "again from filter round \(fallback.candidate.round)", seconds: 0))
-                    (stage, removedByFilter, filterFallback) = (fallback.model, fallback.removed, nil)
+                    phases.append(PruneReport.Phase(name: "again from filter round \(fallback.round)", seconds: 0))
+                    let built = try fallback.build()
+                    (stage, removedByFilter, filterFallback) = (built.model, built.removed, nil)
                     // The new starting point is the filter candidate looked at if no basis one is.
-                    if pendingFilter != nil { pendingFilter = fallback.candidate }
-                    lastCandidate = fallback.candidate
+                    if pendingFilter != nil { pendingFilter = fallback }
+                    lastCandidate = fallback
                     skipped.removeAll { $0.stage == "split" }
                     continue
                 }
