@@ -261,15 +261,25 @@ public struct PruningSearch: Sendable {
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
         var fraction = options.roundFraction
         var round = 0
+        /// The bases kept by candidates that failed since the last accepted one. A smaller
+        /// fraction can round (to the channel multiple) to the same removal; retrying it would
+        /// only draw another retrain and another look at the same validation images until one
+        /// flatters the candidate, so the fraction is halved again instead.
+        var failed: [[String: [Bool]]] = []
         while true {
             let alive = accepted.keptCount
             var count = Int((Double(alive) * fraction).rounded(.up))
             if let target { count = min(count, alive - max(target, layers.count)) }
             if count < 1 || (target == nil && fraction < options.minimumRoundFraction) { break }
-            round += 1
             var candidate = accepted
             remove(count, from: &candidate, importance: importance, floors: floors)
             if candidate.keptCount == accepted.keptCount { break }
+            let kept = candidate.kept
+            if failed.contains(kept) {
+                fraction /= 2
+                continue
+            }
+            round += 1
             var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
             let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
             // The round runs on the split with the removed bases taken out of the layers
@@ -303,8 +313,10 @@ public struct PruningSearch: Sendable {
                 acceptedResult = candidateResult
                 candidates.append(candidate)
                 importance = candidateImportance
+                failed = []
                 if !isWanted(candidate, history[history.count - 1]) { break }
             } else {
+                failed.append(kept)
                 fraction /= 2
             }
         }

@@ -100,4 +100,31 @@ import Testing
         #expect(further.history.prefix(stopped.history.count).elementsEqual(stopped.history))
         #expect(further.candidates[0].kept == stopped.candidates[0].kept)
     }
+
+    /// A failed round is never retried as it was: when the halved fraction rounds (to the channel
+    /// multiple) to the removal that just failed, it is halved again instead, so the search does
+    /// not draw retrains until one flatters the same candidate on the validation images. Between
+    /// two accepted rounds every failed one removes something else (a different count of bases,
+    /// or of parameters).
+    @Test func failedRemovalsAreNotRetried() throws {
+        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
+        let (split, layers) = try Pipeline.split(model)
+        let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
+        // Blocks of 32 bases: small fractions round to the same single block.
+        var options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 1, roundFraction: 0.1)
+        options.channelMultiple = 32
+        let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+                                   validation: validation, validationIndices: Array(0..<600), options: options)
+        let result = try search.run()
+        var failedSince: [[Int]] = [], failures = 0
+        for round in result.history.dropFirst() {
+            if round.accepted { failedSince = []; continue }
+            let removal = [round.keptBases, round.layerParameters]
+            #expect(!failedSince.contains(removal), "round \(round.round) repeats a failed removal: \(result.history)")
+            failedSince.append(removal)
+            failures += 1
+        }
+        print("rounds: \(result.history.map { "\($0.round): \($0.keptBases) \($0.accepted ? "accepted" : "failed")" })")
+        #expect(failures >= 2)
+    }
 }
