@@ -27,7 +27,11 @@ ort.set_default_logger_severity(3)
 
 def slim(path):
     import contextlib
-    import onnxslim
+    try:
+        import onnxslim
+    except ImportError:
+        sys.exit(f"bench/deploy.py: {path}: 'slim:' needs onnxslim, a bench-only dependency: "
+                 "python3 -m pip install onnxslim (bench/deploy.sh installs it)")
     out = os.path.join(tempfile.mkdtemp(prefix="deploy-slim-"), os.path.basename(path))
     with contextlib.redirect_stdout(sys.stderr):  # onnxslim prints a summary table
         onnxslim.slim(path, output_model=out)
