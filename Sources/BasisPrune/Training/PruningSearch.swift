@@ -153,7 +153,8 @@ public struct PruningResult: Sendable {
 
 /// Trains the scaling factors, ranks bases by Taylor importance, and removes as many as the
 /// accuracy budget allows, in rounds (remove a fraction of the remaining, retrain on part of
-/// the training data, re-rank); a failed round is retried with half the fraction.
+/// the training data, re-rank); a failed round is retried with half the fraction (halved
+/// again while that rounds to a removal that has already failed).
 public struct PruningSearch: Sendable {
     public let executor: Executor
     public let layers: [SplitLayer]
