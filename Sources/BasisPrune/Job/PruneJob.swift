@@ -203,7 +203,8 @@ public struct PruneJob: Sendable {
             clock = Date()
             skipped += PruneReport.Skipped.channels(analysis, folded.graph)
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            if let (removed, round) = Array(zip(result.candidates, rounds)).last { lastCandidate = candidate(removed, round) }
+            let accepted = Array(zip(result.candidates, rounds))
+            if let (removed, round) = accepted.last { lastCandidate = candidate(removed, round) }
             let accuracyOf = Dictionary(zip(result.candidates, rounds.map(\.validationAccuracy)), uniquingKeysWith: { a, _ in a })
             filterRecord = { removed in
                 PruneReport.FilterStage(
@@ -218,7 +219,7 @@ public struct PruneJob: Sendable {
             // Where training the factors does not win the overspending back (see
             // `PruningOptions.filterShare`), the basis stage starts over from the last filter
             // candidate whose own predicted bound is within the budget.
-            if share > 1, let (removed, round) = Array(zip(result.candidates, rounds)).last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
+            if share > 1, let (removed, round) = accepted.last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
                removed != result.removed {
                 filterFallback = candidate(removed, round)
             }
