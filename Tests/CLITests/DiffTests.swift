@@ -8,7 +8,8 @@ import Testing
     static let golden = Fixtures.repositoryRoot + "/Tests/Golden"
     static let conv2d = Fixtures.onnxTestData + "/pytorch-converted/test_Conv2d/model.onnx"
 
-    /// Writes `model` split and exported with `choices` (nil: every layer split, all bases) to `path`.
+    /// Writes `model` split and exported with `choices` (nil: every layer split, all bases) to `path`,
+    /// with no linear pairs fused, so that every layer keeps its own nodes for the diff to match.
     static func export(_ model: String, to path: String, keepHalf: Bool) throws {
         let (split, layers) = try Pipeline.split(ONNXImporter.load(path: model))
         var choices: [String: BasisExport.Choice] = [:]
@@ -18,7 +19,7 @@ import Testing
                                                             kept: (0..<layer.rank).map { $0 < max(1, layer.rank / 2) })
             }
         }
-        try ONNXExporter.write(Pipeline.export(split, layers: layers, choices: choices, remerge: keepHalf), to: path)
+        try ONNXExporter.write(Pipeline.export(split, layers: layers, choices: choices, remerge: keepHalf, fuse: false), to: path)
     }
 
     /// Compares `text` with the golden file `name` (UPDATE_GOLDEN=1 rewrites it).

@@ -133,7 +133,10 @@ public struct PruneJob: Sendable {
             let (built, paired) = try certify(candidate)
             let bound = paired.upperBound(confidence: options.confidence)
             let ok = bound <= options.maxAccuracyDrop / 100
-            looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: candidate.parameters,
+            // The search's count, before export fuses linear pairs (`FuseLinearConvs`), decides
+            // what is worth a look; the look records what the exported candidate has.
+            let exported = (try? GraphSummary(model: built.model))?.layerParameters ?? candidate.parameters
+            looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: exported,
                                             drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
                                             certified: ok))
             if ok { chosen = (built, paired) } else { sequenceEnded = true }

@@ -16,10 +16,14 @@ public enum Pipeline {
     }
 
     /// The split model with each layer's factors folded, removed bases dropped and, with
-    /// `remerge`, layers that would not shrink turned back into one layer.
-    public static func export(_ split: Model, layers: [SplitLayer], choices: [String: BasisExport.Choice], remerge: Bool = true) throws(PassError) -> Model {
+    /// `remerge`, layers that would not shrink turned back into one layer and 1x1 convs with
+    /// nothing between them and the conv before multiplied into it where that is smaller
+    /// (`FuseLinearConvs`; `fuse: false` keeps every layer's own nodes, as `diff` fixtures want).
+    public static func export(_ split: Model, layers: [SplitLayer], choices: [String: BasisExport.Choice], remerge: Bool = true,
+                              fuse: Bool = true) throws(PassError) -> Model {
         var result = split
         result.graph = try BasisExport.run(split.graph, layers: layers, choices: choices, remerge: remerge)
+        if remerge && fuse { result.graph = try FuseLinearConvs.run(result.graph).graph }
         return result
     }
 }

@@ -11,13 +11,16 @@ public struct PruneReport: Sendable, Codable {
         public var rank: Int?
         public var kept: Int?
         public var remerged: Bool
+        /// True when part of this layer was multiplied into a neighbouring conv at export
+        /// (`FuseLinearConvs`): its row counts what is left under its own node names.
+        public var fused: Bool?
         public var parametersBefore: Int
         public var parametersAfter: Int
         public var macsBefore: Int?
         public var macsAfter: Int?
 
         enum CodingKeys: String, CodingKey {
-            case name, op, rank, kept, remerged
+            case name, op, rank, kept, remerged, fused
             case outputChannelsBefore = "output_channels_before", outputChannelsAfter = "output_channels_after"
             case parametersBefore = "parameters_before", parametersAfter = "parameters_after"
             case macsBefore = "macs_before", macsAfter = "macs_after"
@@ -196,16 +199,19 @@ public struct PruneReport: Sendable, Codable {
         let splitByName = Dictionary((state?.layers ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         return original.layers.map { l in
             var parts = [afterByName[l.name]].compactMap { $0 }
-            var rank: Int?, kept: Int?, remerged = false
+            var rank: Int?, kept: Int?, remerged = false, expected = 1
             if let state, let split = splitByName[l.name] {
                 rank = split.rank
                 kept = state.kept[split.factors]!.filter { $0 }.count
                 remerged = split.remerges(kept: kept!)
-                if !remerged { parts = [afterByName[split.basisNode], afterByName[split.scalingNode]].compactMap { $0 } }
+                if !remerged {
+                    parts = [afterByName[split.basisNode], afterByName[split.scalingNode]].compactMap { $0 }
+                    expected = 2
+                }
             }
             let macs = parts.map(\.macs)
             return Layer(name: l.name, op: l.op, outputChannelsBefore: l.outputChannels, outputChannelsAfter: parts.last?.outputChannels ?? 0,
-                         rank: rank, kept: kept, remerged: remerged, parametersBefore: l.parameters,
+                         rank: rank, kept: kept, remerged: remerged, fused: parts.count < expected ? true : nil, parametersBefore: l.parameters,
                          parametersAfter: parts.reduce(0) { $0 + $1.parameters }, macsBefore: l.macs,
                          macsAfter: macs.contains { $0 == nil } ? nil : macs.reduce(0) { $0 + $1! })
         }
@@ -231,13 +237,17 @@ public struct PruneReport: Sendable, Codable {
                               rightAligned: [2, 3, 4, 5, 6, 7, 8])
         for l in layers {
             let channels = l.outputChannelsAfter == l.outputChannelsBefore ? "\(l.outputChannelsBefore)" : "\(l.outputChannelsBefore) -> \(l.outputChannelsAfter)"
-            table.append([l.name, l.op + (l.remerged ? " (merged)" : ""), channels, l.rank.map { "\($0)" } ?? "-", l.kept.map { "\($0)" } ?? "-",
+            table.append([l.name, l.op + (l.remerged ? " (merged)" : "") + (l.fused == true ? " (fused)" : ""), channels, l.rank.map { "\($0)" } ?? "-", l.kept.map { "\($0)" } ?? "-",
                           grouped(l.parametersBefore), grouped(l.parametersAfter), l.macsBefore.map(grouped) ?? "?", l.macsAfter.map(grouped) ?? "?"])
         }
         func percent(_ after: Int, _ before: Int) -> String {
             before > 0 ? String(format: "%.1f %% fewer", 100 * (1 - Double(after) / Double(before))) : "-"
         }
         var out = table.render()
+        if layers.contains(where: { $0.fused == true }) {
+            out += "(fused): a 1x1 conv with nothing between it and the conv before it was multiplied into that conv at export "
+                + "(the same function with fewer parameters); the row counts the nodes left under the layer's own names\n"
+        }
         if let skipped, !skipped.isEmpty {
             var skippedTable = TextTable(header: ["skipped layer", "op", "stage", "reason"], rightAligned: [])
             for s in skipped { skippedTable.append([s.layer, s.op, s.stage, s.reason]) }

@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func halfTheBasesKept() throws {
-        let exported = try Pipeline.export(Self.split.model, layers: Self.split.layers, choices: Self.halfChoices())
+        let exported = try Pipeline.export(Self.split.model, layers: Self.split.layers, choices: Self.halfChoices(), fuse: false)
         let diff = try Self.diff(exported)
         let byName = Dictionary(uniqueKeysWithValues: diff.changes.map { ($0.name, $0) })
         var splitCount = 0
