@@ -29,6 +29,13 @@ extension Node {
         return nil
     }
 
+    /// Whether a Conv's or pool's window moves one position at a time with no gaps and no
+    /// explicit padding: `strides` and `dilations` all 1 and `pads` all 0 (absent: the defaults).
+    public var hasUnitSteps: Bool {
+        let ones = { (name: String) in self.ints(name).map { $0.allSatisfy { $0 == 1 } } ?? true }
+        return ones("strides") && ones("dilations") && (ints("pads")?.allSatisfy { $0 == 0 } ?? true)
+    }
+
     /// The input at `index`, or nil when absent or omitted (empty name).
     public func input(_ index: Int) -> String? {
         index < inputs.count && !inputs[index].isEmpty ? inputs[index] : nil

@@ -32,23 +32,21 @@ public enum FuseLinearConvs {
     public static func run(_ graph: Graph) throws(PassError) -> (graph: Graph, fusions: [Fusion]) {
         var graph = graph
         var fusions: [Fusion] = []
+        // Each fusion leaves the graph without dead code.
         while let fusion = try fuseOne(&graph) { fusions.append(fusion) }
-        return (graph.removingDeadCode(), fusions)
+        return (graph, fusions)
     }
 
     /// A float initializer that no graph input can override.
     private static func constant(_ name: String?, in graph: Graph, inputs: Set<String>) -> Tensor? {
-        guard let name, !name.isEmpty, !inputs.contains(name) else { return nil }
+        guard let name, !inputs.contains(name) else { return nil }
         return graph.floatInitializer(name)
     }
 
     private static func isPointwise(_ node: Node, weight: Tensor) -> Bool {
-        let spatial = weight.dims.count - 2
-        guard spatial >= 0, weight.dims.dropFirst(2).allSatisfy({ $0 == 1 }) else { return false }
-        let ones = { (name: String) in node.ints(name).map { $0.allSatisfy { $0 == 1 } } ?? true }
-        let zeros = node.ints("pads").map { $0.allSatisfy { $0 == 0 } } ?? true
+        guard weight.dims.count >= 2, weight.dims.dropFirst(2).allSatisfy({ $0 == 1 }) else { return false }
         let autoPad = node.string("auto_pad", default: "NOTSET")!
-        return node.int("group", default: 1) == 1 && ones("strides") && ones("dilations") && zeros
+        return node.int("group", default: 1) == 1 && node.hasUnitSteps
             && ["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(autoPad)
     }
 
@@ -64,7 +62,7 @@ public enum FuseLinearConvs {
             guard a.opType == "Conv", (a.domain ?? "").isEmpty, a.outputs.count == 1, a.int("group", default: 1) == 1,
                   let wb = constant(b.input(1), in: graph, inputs: inputs), isPointwise(b, weight: wb),
                   let wa = constant(a.input(1), in: graph, inputs: inputs), wa.dims.count == wb.dims.count else { continue }
-            let biasA = a.input(2).flatMap { $0.isEmpty ? nil : $0 }, biasB = b.input(2).flatMap { $0.isEmpty ? nil : $0 }
+            let biasA = a.input(2), biasB = b.input(2)
             let ba = biasA.flatMap { constant($0, in: graph, inputs: inputs) }, bb = biasB.flatMap { constant($0, in: graph, inputs: inputs) }
             if biasA != nil && ba == nil || biasB != nil && bb == nil { continue }
             let ca = wa.dims[0], cb = wb.dims[0], m = wa.elementCount / max(ca, 1)

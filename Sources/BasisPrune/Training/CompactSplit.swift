@@ -39,10 +39,8 @@ public struct CompactSplit: Sendable {
         case .matmul: return false
         case .conv:
             let node = layer.original
-            let ones = { (name: String) in node.ints(name).map { $0.allSatisfy { $0 == 1 } } ?? true }
             let kernel1x1 = node.ints("kernel_shape").map { $0.allSatisfy { $0 == 1 } } ?? false
-            return layer.outputPositions == 1 && kernel1x1 && ones("strides") && ones("dilations")
-                && (node.ints("pads")?.allSatisfy { $0 == 0 } ?? true)
+            return layer.outputPositions == 1 && kernel1x1 && node.hasUnitSteps
         }
     }
 
