@@ -52,19 +52,21 @@ struct DataOptions {
         } catch { throw .usage(error.description) }
     }
 
-    /// Unlabeled images can only be the training images of a `prune` whose stages all distill, and then the
-    /// validation images, which cannot be held out of them, must come from a labelled `--val-data`.
+    /// Unlabeled images serve `prune` only: as training images when every stage distills, and
+    /// as validation and certification images unless `--certify labels` (they are then judged
+    /// by agreement with the input model). Other commands measure accuracy, which needs labels.
     static func allowUnlabeled(_ args: Arguments, specOption: String, source: String) throws(CLIError) {
         let problem = "\(specOption) \(source) has no labels (no class subfolders, or no IDX labels file)"
-        guard args.command == "prune", specOption == "--data" else {
+        guard args.command == "prune", specOption != "--test-data" else {
             throw .usage("\(problem); accuracy is measured on these images, which needs labels")
         }
         // The prune command parsed these options before loading any data, so this cannot fail anew.
-        if let (flag, loss) = try PruneCommand.options(args).stageLosses.first(where: { $0.loss.needsLabels }) {
-            throw .usage("\(problem); \(flag) \(loss.rawValue) needs labelled training images (distill trains on unlabeled ones)")
+        let options = try PruneCommand.options(args)
+        if options.certify == .labels, specOption != "--data" || args.values["--val-data"] == nil {
+            throw .usage("\(problem); --certify labels needs labelled \(specOption == "--data" ? "validation images held out of it" : "images") (--certify agreement does not)")
         }
-        guard args.values["--val-data"] != nil else {
-            throw .usage("\(problem), so no validation images can be held out of it; give labelled validation images with --val-data SPEC")
+        if specOption == "--data", let (flag, loss) = options.stageLosses.first(where: { $0.loss.needsLabels }) {
+            throw .usage("\(problem); \(flag) \(loss.rawValue) needs labelled training images (distill trains on unlabeled ones)")
         }
     }
 

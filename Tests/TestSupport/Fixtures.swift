@@ -17,6 +17,10 @@ public enum Fixtures {
     public static var fmnistModel: String { models + "/fmnist-lite0-32.onnx" }
     public static var imagenetModel: String { models + "/efficientnet-lite0-imagenet.onnx" }
     public static var bundledModel: String { fmnistModel }
+    /// The small transfer set of issue 37 (fixtures/digits/build.py): scikit-learn's 8x8 digits
+    /// as IDX files (1,437 training, 360 test images) and a Lite0 transferred to them at 32x32.
+    public static var digitsModel: String { models + "/digits-lite0-32.onnx" }
+    public static var digits: String { models + "/digits" }
 
     /// Debian's libonnx-testdata.
     public static let onnxTestData = "/usr/share/libonnx-testdata/data"

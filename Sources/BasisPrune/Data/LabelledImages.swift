@@ -55,6 +55,13 @@ public struct LabelledImages: Sendable {
         pixels[index * pixelsPerImage ..< (index + 1) * pixelsPerImage]
     }
 
+    /// The same images with `labels` (one per image, -1 for none) in `classCount` classes:
+    /// the agreement certification labels images with the input model's own answers.
+    public func relabelled(_ labels: [Int32], classCount: Int, source: String? = nil) -> LabelledImages {
+        LabelledImages(source: source ?? self.source, height: height, width: width, channels: channels, classCount: classCount,
+                       classNames: classNames, pixels: pixels, labels: labels, labelled: true)
+    }
+
     /// The images `range` of this set, with the same class count, as a new set named `source`.
     public func subset(_ range: Range<Int>, source: String? = nil) -> LabelledImages {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "subset \(range) outside 0..<\(count)")

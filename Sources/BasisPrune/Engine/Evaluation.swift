@@ -12,6 +12,8 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
     /// Per image, in the order of the indices evaluated: whether its arg-max is the label (not
     /// encoded).
     public var correctness: [Bool] = []
+    /// Per image, in the same order: the arg-max class (not encoded).
+    public var predictions: [Int32] = []
 
     enum CodingKeys: String, CodingKey {
         case accuracy, loss, count, correct
@@ -41,7 +43,8 @@ extension Executor {
         // oneDNN plans with these parameters, per batch shape (nil: not covered).
         var plans: [[Int]: DNNLForward?] = [:]
         let batches = (indices.count + batchSize - 1) / batchSize
-        // Per batch: its summed cross-entropy, then 1 or 0 per image (top-1 right or not).
+        // Per batch: its summed cross-entropy, then per image 2 * its arg-max class, plus 1 if
+        // that is its label.
         let scored = try sharing.shared(units: batches) { (b: Int) throws(EngineError) -> [Double] in
             let batch = indices[b * batchSize ..< min((b + 1) * batchSize, indices.count)]
             let (input, labels) = data.inputBatch(batch)
@@ -64,7 +67,7 @@ extension Executor {
                         maxScore = s
                         best = c
                     }
-                    if best == label { result[1 + row] = 1 }
+                    result[1 + row] = Double(2 * best + (best == label ? 1 : 0))
                     let sum = scores.reduce(0.0) { $0 + exp(Double($1 - maxScore)) }
                     let target = label >= 0 && label < classes ? Double(scores[label] - maxScore) : -Double.infinity
                     result[0] += log(sum) - target
@@ -73,7 +76,7 @@ extension Executor {
             // Progress of this rank, scaled to the whole pass; with several ranks the pass is
             // finished (and its accuracy stated) only once every rank's results are in, below.
             done += batch.count
-            correctSoFar += result.dropFirst().reduce(0) { $0 + Int($1) }
+            correctSoFar += result.dropFirst().reduce(0) { $0 + Int($1) & 1 }
             let elapsed = Date().timeIntervalSince(start)
             let reach = sharing.size > 1 ? indices.count - 1 : indices.count
             reporter.progress(phase: "eval", done: min(reach, done * sharing.size), total: indices.count,
@@ -81,11 +84,13 @@ extension Executor {
             return result
         }
         var lossSum = 0.0
-        var correctness: [Bool] = []
+        var correctness: [Bool] = [], predictions: [Int32] = []
         correctness.reserveCapacity(indices.count)
+        predictions.reserveCapacity(indices.count)
         for result in scored {
             lossSum += result[0]
-            correctness += result.dropFirst().map { $0 != 0 }
+            correctness += result.dropFirst().map { Int($0) & 1 != 0 }
+            predictions += result.dropFirst().map { Int32(Int($0) >> 1) }
         }
         let correct = correctness.reduce(0) { $0 + ($1 ? 1 : 0) }
         let elapsed = Date().timeIntervalSince(start)
@@ -97,6 +102,6 @@ extension Executor {
             accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),
             loss: indices.isEmpty ? 0 : lossSum / Double(indices.count),
             imagesPerSecond: Double(indices.count) / max(elapsed, 1e-9), count: indices.count, correct: correct,
-            correctness: correctness)
+            correctness: correctness, predictions: predictions)
     }
 }

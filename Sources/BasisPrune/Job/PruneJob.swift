@@ -46,7 +46,13 @@ public struct PruneJob: Sendable {
         public var report: PruneReport
         /// The input model as the job saw it (simplified), to compare the output with.
         public var input: Model
+        /// The validation images as the job judged them: under `--certify agreement`, labelled
+        /// with the input model's answers (what `--verify` compares against).
+        public var validation: Preprocessor
         public var certified: Bool { report.certification?.certified ?? false }
+        /// Whether the output is the job's result to write: certified, or searched with
+        /// certification off by choice (`CertifyMode.off`).
+        public var accepted: Bool { certified || report.certification?.mode == CertifyMode.off.rawValue }
     }
 
     public var model: Model
@@ -84,23 +90,59 @@ public struct PruneJob: Sendable {
             phases.append(PruneReport.Phase(name: name, seconds: Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        // Unlabeled images can only be training images, and only for distillation.
-        for (images, role) in [(data.validation.images, "validation"), (data.certification.images, "certification")] where !images.labelled {
-            throw DataError.incompatible(source: images.source, reason: "has no labels, and \(role) images need them")
+        let model = try Simplify.run(self.model).model
+        let original = try GraphSummary(model: model)
+        var options = self.options
+        var data = data
+        options.certify = options.certify.resolved(labelled: data.validation.images.labelled && data.certification.images.labelled)
+        if options.certify == .labels {
+            for (images, role) in [(data.validation.images, "validation"), (data.certification.images, "certification")] where !images.labelled {
+                throw DataError.incompatible(source: images.source, reason: "has no labels, and \(role) images need them under --certify labels (agreement does not)")
+            }
         }
         if !data.train.images.labelled, let (flag, loss) = options.stageLosses.first(where: { $0.loss.needsLabels }) {
             throw DataError.incompatible(source: data.train.images.source, reason: "has no labels, and \(flag) \(loss.rawValue) trains on labels (distill does not)")
         }
-        let model = try Simplify.run(self.model).model
-        let original = try GraphSummary(model: model)
+        // With certification off and no images set aside for it, the estimate is measured on
+        // the validation images (and says so).
+        let estimateOnValidation = options.certify == .off && data.certificationIndices.isEmpty
+        if estimateOnValidation { (data.certification, data.certificationIndices) = (data.validation, data.validationIndices) }
+        // What the certification images can certify at best, before any work.
+        if options.certify != .off {
+            let power = Certification.Power(images: data.certificationIndices.count, mode: options.certify,
+                                            budget: options.maxAccuracyDrop, confidence: options.confidence)
+            if !power.sufficient && !options.searchEvenIfUncertifiable {
+                lap("power check")
+                return try Self.uncertifiable(model, original: original, power: power, data: data, options: options, phases: phases,
+                                              inputName: inputName, outputName: outputName)
+            }
+        }
         let input = try Executor(model: model)
-        let referenceValidation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
+        let labelledValidation = data.validation
+        var referenceValidation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
                                                      reporter: PhaseReporter(base: reporter, phase: "validate input model"), sharing: options.sharing)
-        let referenceCertification = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
-                                                        reporter: PhaseReporter(base: reporter, phase: "certification images: input model"), sharing: options.sharing).correctness
+        let inputValidationAccuracy = labelledValidation.images.labelled ? referenceValidation.accuracy : nil
+        var referenceCertification = estimateOnValidation ? referenceValidation.correctness
+            : try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+                                 reporter: PhaseReporter(base: reporter, phase: "certification images: input model"), sharing: options.sharing).correctness
+        // Unlabeled validation images with certification off are judged by agreement too.
+        let byAgreement = options.certify == .agreement || (options.certify == .off && !labelledValidation.images.labelled)
+        if byAgreement {
+            // Judged by agreement: the input model's answers are the labels, so it is right on
+            // every image and a candidate's paired drop is the rate its answers differ.
+            let classes = Self.classCount(model, answers: referenceValidation.predictions)
+            data.validation = try Self.relabel(data.validation, data.validationIndices, referenceValidation.predictions, classes: classes)
+            let certificationPredictions = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+                                                              reporter: PhaseReporter(base: reporter, phase: "certification images: input model answers"),
+                                                              sharing: options.sharing).predictions
+            data.certification = try Self.relabel(data.certification, data.certificationIndices, certificationPredictions, classes: classes)
+            referenceValidation.correctness = Array(repeating: true, count: data.validationIndices.count)
+            referenceValidation.correct = data.validationIndices.count
+            referenceValidation.accuracy = 1
+            referenceCertification = Array(repeating: true, count: data.certificationIndices.count)
+        }
         lap("validate input model")
         let certificationImages = data.certificationIndices.count
-        var options = self.options
         options.retrainImages = min(options.retrainImages, data.trainIndices.count)
         if options.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
@@ -113,7 +155,7 @@ public struct PruneJob: Sendable {
         // has passed, the fixed sequence is over and the searches stop, since no later candidate
         // could be the result. The candidates and looks are the same as checking them all after
         // the searches. With --prune-ratio only the result is checked, after the search.
-        let certifyAsYouGo = options.pruneRatio == nil
+        let certifyAsYouGo = options.pruneRatio == nil && options.certify != .off
         func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(
@@ -131,7 +173,8 @@ public struct PruneJob: Sendable {
             guard !sequenceEnded, Certification.worthALook(candidate.parameters, after: lookedAtParameters) else { return }
             lookedAtParameters = candidate.parameters
             let (built, paired) = try certify(candidate)
-            let bound = paired.upperBound(confidence: options.confidence)
+            let bound = options.certify.upperBound(worse: Double(paired.worse), better: Double(paired.better),
+                                                   images: Double(paired.images), confidence: options.confidence)
             let ok = bound <= options.maxAccuracyDrop / 100
             // The search's count, before export fuses linear pairs (`FuseLinearConvs`), decides
             // what is worth a look; the look records what the exported candidate has.
@@ -277,7 +320,7 @@ public struct PruneJob: Sendable {
         // The filter stage's last candidate, if the basis stage accepted none (or did not run).
         if let pending = pendingFilter { try look(pending) }
         // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
-        if !certifyAsYouGo, let last = lastCandidate { try look(last) }
+        if !certifyAsYouGo, options.certify != .off, let last = lastCandidate { try look(last) }
         // When nothing certifies, the searches' last candidate is what a forced run writes.
         var written = chosen
         if written == nil, let last = lastCandidate { written = try certify(last) }
@@ -285,15 +328,34 @@ public struct PruneJob: Sendable {
         let built = written?.built ?? (model: model, state: nil, removed: nil)
         let pruned = built.model
         let writtenDrop = written?.drop ?? PairedDrop(worse: 0, better: 0, images: certificationImages)
-        let certification = Certification(
-            dropUpperBound: 100 * writtenDrop.upperBound(confidence: options.confidence), drop: 100 * writtenDrop.drop,
-            worse: writtenDrop.worse, better: writtenDrop.better,
+        var certification = Certification(
+            dropUpperBound: 100 * options.certify.upperBound(worse: Double(writtenDrop.worse), better: Double(writtenDrop.better),
+                                                             images: Double(writtenDrop.images), confidence: options.confidence),
+            drop: 100 * writtenDrop.drop, worse: writtenDrop.worse, better: writtenDrop.better,
             confidence: options.confidence, images: certificationImages, certified: chosen != nil, looks: looks)
+        certification.mode = options.certify.rawValue
+        certification.bound = options.certify.boundName
+        certification.budget = options.maxAccuracyDrop
+        if options.certify == .off {
+            // An estimate, not a guarantee: its two-sided interval at the confidence.
+            let side = (1 + options.confidence) / 2
+            let (b, c, n) = (Double(writtenDrop.worse), Double(writtenDrop.better), Double(writtenDrop.images))
+            certification.interval = [-100 * PairedDrop.upperBound(worse: c, better: b, images: n, confidence: side),
+                                      100 * PairedDrop.upperBound(worse: b, better: c, images: n, confidence: side)]
+            certification.dropUpperBound = certification.interval![1]
+            certification.estimatedOn = estimateOnValidation ? "validation images (the search decided on them: optimistic)" : "certification images"
+            certification.procedure = "none (--certify off): the searches' most pruned candidate is the output"
+        } else {
+            certification.power = Certification.Power(images: certificationImages, mode: options.certify, budget: options.maxAccuracyDrop,
+                                                      confidence: options.confidence)
+        }
 
         let after = try GraphSummary(model: pruned)
         let output = try Executor(model: pruned)
-        let outputValidation = try output.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
-                                                   reporter: PhaseReporter(base: reporter, phase: "validate output model"), sharing: options.sharing).accuracy
+        let outputValidation = labelledValidation.images.labelled
+            ? try output.evaluate(labelledValidation, indices: data.validationIndices, batchSize: 256,
+                                  reporter: PhaseReporter(base: reporter, phase: "validate output model"), sharing: options.sharing).accuracy
+            : nil
         var testAccuracy: (Double, Double)?
         if let test = data.test {
             let all = Array(0..<test.images.count)
@@ -307,9 +369,10 @@ public struct PruneJob: Sendable {
             layers: PruneReport.layers(original: original, after: after, state: built.state),
             parametersBefore: original.layerParameters, parametersAfter: after.layerParameters,
             macsBefore: original.layerMACs, macsAfter: after.layerMACs,
-            inputAccuracy: PruneReport.Accuracy(validation: referenceValidation.accuracy, test: testAccuracy?.0),
+            inputAccuracy: PruneReport.Accuracy(validation: inputValidationAccuracy, test: testAccuracy?.0),
             outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
-            maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: chosen != nil, history: basisResult?.history ?? [],
+            maxAccuracyDrop: options.maxAccuracyDrop,
+            withinBudget: chosen != nil || (options.certify == .off && 100 * writtenDrop.drop <= options.maxAccuracyDrop), history: basisResult?.history ?? [],
             filter: filterRecord.map { $0(built.removed ?? []) }, skipped: skipped, phases: phases)
         report.certification = certification
         report.objective = options.objective.rawValue
@@ -323,7 +386,51 @@ public struct PruneJob: Sendable {
         report.ranks = options.sharing.size
         report.threads = ComputeThreads.current
         report.microBatch = options.sharing.microBatch
-        return Outcome(model: pruned, report: report, input: model)
+        return Outcome(model: pruned, report: report, input: model, validation: data.validation)
+    }
+
+    /// The outcome of a job stopped before any training because its certification images
+    /// cannot certify the budget even for a model that changes no answer (`power`).
+    static func uncertifiable(_ model: Model, original: GraphSummary, power: Certification.Power, data: Data, options: PruningOptions,
+                              phases: [PruneReport.Phase], inputName: String, outputName: String) throws -> Outcome {
+        var report = PruneReport(
+            method: options.method.rawValue, input: inputName, output: outputName,
+            layers: PruneReport.layers(original: original, after: original, state: nil),
+            parametersBefore: original.layerParameters, parametersAfter: original.layerParameters,
+            macsBefore: original.layerMACs, macsAfter: original.layerMACs,
+            inputAccuracy: PruneReport.Accuracy(validation: nil, test: nil), outputAccuracy: PruneReport.Accuracy(validation: nil, test: nil),
+            maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: false, history: [], phases: phases)
+        var certification = Certification(dropUpperBound: power.smallestBound, drop: 0, worse: 0, better: 0, confidence: options.confidence,
+                                          images: data.certificationIndices.count, certified: false, looks: [])
+        certification.mode = options.certify.rawValue
+        certification.bound = options.certify.boundName
+        certification.budget = options.maxAccuracyDrop
+        certification.power = power
+        certification.procedure = "none: stopped before any training, the certification images are too few for the budget"
+        report.certification = certification
+        report.nodesBefore = model.graph.nodes.count
+        report.nodesAfter = model.graph.nodes.count
+        return Outcome(model: model, report: report, input: model, validation: data.validation)
+    }
+
+    /// The class count of `model`'s first output, `[batch, classes]`, as declared or found by
+    /// shape inference; otherwise one more than the largest of `answers`.
+    static func classCount(_ model: Model, answers: [Int32]) -> Int {
+        if let output = model.graph.outputs.first {
+            if let dims = output.type?.tensor?.shape, dims.count == 2, let classes = dims[1].knownSize { return classes }
+            if let inference = try? ShapeInference(graph: model.graph, opset: model.defaultOpsetVersion ?? 21),
+               let shape = inference.facts[output.name]?.shape, shape.count == 2 { return shape[1] }
+        }
+        return Int(answers.max() ?? 0) + 1
+    }
+
+    /// `data` with images `indices` labelled `labels` (the input model's answers) and every
+    /// other image unlabeled (-1).
+    static func relabel(_ data: Preprocessor, _ indices: [Int], _ labels: [Int32], classes: Int) throws -> Preprocessor {
+        var all = [Int32](repeating: -1, count: data.images.count)
+        for (index, label) in zip(indices, labels) { all[index] = label }
+        return try Preprocessor(images: data.images.relabelled(all, classCount: classes, source: data.images.source + " (labelled by the input model's answers)"),
+                                preprocessing: data.preprocessing)
     }
 
     /// With `double`: the share of the budget a filter candidate's predicted bound may reach

@@ -12,10 +12,15 @@ public struct BudgetRule: Sendable {
     public var certificationImages: Int
     /// Fraction of the usable drop (the budget minus the slack) this stage may spend.
     public var share: Double
-    /// The input model's per-image correctness on the validation images.
+    /// The input model's per-image correctness on the validation images (under `agreement`,
+    /// against its own answers: all true).
     public var reference: [Bool]
+    /// The bound certification will use (`CertifyMode.upperBound`); under `off` there is no
+    /// slack, and the drop on the validation images itself must be within the budget.
+    public var mode: CertifyMode
 
-    public init(maxDrop: Double, confidence: Double, certificationImages: Int, share: Double = 1, reference: [Bool]) {
+    public init(maxDrop: Double, confidence: Double, certificationImages: Int, share: Double = 1, reference: [Bool], mode: CertifyMode = .labels) {
+        self.mode = mode
         self.maxDrop = maxDrop
         self.confidence = confidence
         self.certificationImages = certificationImages
@@ -27,7 +32,8 @@ public struct BudgetRule: Sendable {
     /// `certificationImages` (nil: as many as the reference images).
     public init(options: PruningOptions, certificationImages: Int?, share: Double = 1, reference: [Bool]) {
         self.init(maxDrop: options.maxAccuracyDrop / 100, confidence: options.confidence,
-                  certificationImages: certificationImages ?? reference.count, share: share, reference: reference)
+                  certificationImages: certificationImages ?? reference.count, share: share, reference: reference,
+                  mode: options.certify == .auto ? .labels : options.certify)
     }
 
     /// The input model's accuracy on the reference images.
@@ -38,8 +44,9 @@ public struct BudgetRule: Sendable {
     public func judge(_ candidate: [Bool]) -> (drop: PairedDrop, predictedBound: Double, accepted: Bool) {
         let paired = PairedDrop(reference: reference, candidate: candidate)
         let scale = Double(certificationImages) / Double(max(paired.images, 1))
-        let bound = PairedDrop.upperBound(worse: Double(paired.worse) * scale, better: Double(paired.better) * scale,
-                                          images: Double(certificationImages), confidence: confidence)
+        let bound = mode == .off ? paired.drop
+            : mode.upperBound(worse: Double(paired.worse) * scale, better: Double(paired.better) * scale,
+                              images: Double(certificationImages), confidence: confidence)
         let usable = maxDrop - (bound - paired.drop)
         return (paired, bound, paired.drop <= share * usable)
     }

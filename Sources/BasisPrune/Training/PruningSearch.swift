@@ -62,6 +62,14 @@ public struct PruningOptions: Sendable {
     /// Confidence of the certified bound on the accuracy drop (and of the bound the searches
     /// predict when they decide).
     public var confidence = 0.95
+    /// What the result is certified against (`CertifyMode`); the job resolves `auto` from
+    /// whether its validation and certification images have labels, and the searches predict
+    /// the bound of the mode they are given.
+    public var certify = CertifyMode.auto
+    /// Search even when the certification images cannot certify the budget for any candidate
+    /// (`--force`, which writes the searches' most pruned candidate); otherwise the job stops
+    /// before any training and says how many images the budget needs.
+    public var searchEvenIfUncertifiable = false
     /// A fixed fraction of bases to remove instead of the accuracy-driven search.
     public var pruneRatio: Double?
     /// What `pruneRatio` is a fraction of.

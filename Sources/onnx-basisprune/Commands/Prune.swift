@@ -37,8 +37,8 @@ enum PruneCommand {
                                 warning: a model fine-tuned on those images looks better on them)
           --val-fraction F      fraction of --data held out for validation when --val-data is not
                                 given, drawn with --seed (default 0.1)
-          --cert-data SPEC      labelled images the result is certified on (default: --cert-fraction
-                                of the validation images, drawn with --seed)
+          --cert-data SPEC      images the result is certified on, labelled or not (default:
+                                --cert-fraction of the validation images, drawn with --seed)
           --cert-fraction F     fraction of the validation images set aside for certification when
                                 --cert-data is not given (default 0.5)
           --test-data SPEC      images to report the input and output accuracy on; never used
@@ -140,6 +140,23 @@ enum PruneCommand {
                                 takes another path; off: the masked full split
 
         CERTIFICATION:
+          --certify auto|labels|agreement|off
+                                what the result is certified against. labels: the paired
+                                accuracy drop on labelled images (Tango score bound). agreement:
+                                the rate at which the output's top-1 answer differs from the
+                                input model's, which bounds the accuracy drop whatever the labels,
+                                so --val-data and --cert-data need no labels (Clopper-Pearson
+                                bound; the searches then decide by agreement too). auto
+                                (default): labels when the validation and certification images
+                                have labels, agreement otherwise. off: no certification; the
+                                searches decide on the validation images and their last
+                                candidate is written with exit 0, reported as NOT certified with
+                                an estimate of its drop and the estimate's interval (on
+                                --cert-data if given, else on the validation images, which is
+                                optimistic); no images are set aside for certification
+          Before any training the job checks what the certification images can certify at best
+          (the bound of a model that changes no answer). If that is over the budget it stops
+          with exit 3 and says how many images the budget needs (--force searches anyway).
           The searches decide on the validation images, comparing each candidate image by image
           with the input model, and stop where the predicted bound reaches the budget. Their
           accepted candidates, least pruned first and each smaller than the one before, are then
@@ -173,7 +190,8 @@ enum PruneCommand {
                                 --report and --plot are checked before any work and written
                                 together at the end, each atomically
           --force               write OUT even when no candidate certifies (the searches' most pruned
-                                candidate; still exit 3)
+                                candidate; still exit 3), and search even when the certification
+                                images are too few to certify the budget
           --quiet               no progress on stderr
           -h, --help            show this help
 
@@ -185,7 +203,7 @@ enum PruneCommand {
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--importance-images", "--compact", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
-        "--confidence", "--cert-fraction", "--cert-data", "--loss", "--factor-loss", "--temperature", "--removed",
+        "--confidence", "--cert-fraction", "--cert-data", "--certify", "--loss", "--factor-loss", "--temperature", "--removed",
     ]).union(Ranks.valueOptions)
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -215,6 +233,11 @@ enum PruneCommand {
             throw .usage("--margin is gone: the search derives its margin from the data, and the result is certified on images no search saw (--confidence, --cert-fraction)")
         }
         o.confidence = try double(args, "--confidence", default: 0.95, range: 0.5...0.9999)
+        if let text = args.values["--certify"] {
+            guard let mode = CertifyMode(rawValue: text) else { throw .usage("--certify '\(text)' is not auto, labels, agreement or off") }
+            o.certify = mode
+        }
+        o.searchEvenIfUncertifiable = args.has("--force")
         if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
         if let text = args.values["--prune-scope"] {
             guard let scope = PruningOptions.PruneScope(rawValue: text) else { throw .usage("--prune-scope '\(text)' is not layer or global") }
@@ -288,9 +311,9 @@ enum PruneCommand {
         let reporter = TerminalReporter(quiet: args.has("--quiet") || !Ranks.leads)
         // Each rank loads the model and its data; a rank that cannot ends the job for all.
         let (loaded, data) = try Ranks.agree(options.sharing) { () throws(CLIError) in
-            try load(args, inputPath: inputPath, seed: options.seed, valFraction: valFraction, reporter: reporter)
+            try load(args, inputPath: inputPath, seed: options.seed, valFraction: valFraction, certify: options.certify, reporter: reporter)
         }
-        let validation = data.validation, validationIndices = data.validationIndices
+        let validationIndices = data.validationIndices
 
         do {
             let job = PruneJob(model: loaded, options: options, inputName: inputPath, outputName: outputPath, reporter: reporter)
@@ -305,21 +328,25 @@ enum PruneCommand {
                 report.bytesPerTrainingStep = steps.count > 0 ? steps.bytesSent / steps.count : 0
             }
             var staged = StagedOutputs()
-            report.outputWritten = outcome.certified || args.has("--force")
-            guard outcome.certified || args.has("--force") else {
+            report.outputWritten = outcome.accepted || args.has("--force")
+            guard outcome.accepted || args.has("--force") else {
                 // The report still tells a pipeline why: the certification and its looks.
                 if let reportPath = args.values["--report"] {
                     try staged.stage(Array(try encodeJSON(report).utf8), to: reportPath)
                     try staged.commit()
                 }
                 let reportNote = args.values["--report"].map { "; \($0) says why" } ?? ""
+                if let power = report.certification?.power, !power.sufficient {
+                    throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification!.summary); nothing trained, \(outputPath) not written. Give more images (--val-data, --cert-data\(report.certification!.mode == CertifyMode.agreement.rawValue ? "" : "; unlabeled ones count with --certify agreement")), raise --max-accuracy-drop to \(String(format: "%.2f", (power.smallestBound * 100).rounded(.up) / 100)), or --certify off for an uncertified estimate\(reportNote)",
+                                   code: .budgetNotMet)
+                }
                 throw CLIError(message: "the accuracy budget cannot be certified: \(report.certification?.summary ?? "no candidate"); \(outputPath) not written (--force writes the most pruned candidate)\(reportNote)",
                                code: .budgetNotMet)
             }
             let stagedModel = try staged.stage(ONNXExporter.encode(outcome.model), to: outputPath)
             if let line = report.skippedSummary() { reporter.warning(line) }
             if args.has("--verify") {
-                report.verify = try verify(stagedModel.temporaryPath, name: outputPath, input: outcome.input, validation: validation, indices: validationIndices,
+                report.verify = try verify(stagedModel.temporaryPath, name: outputPath, input: outcome.input, validation: outcome.validation, indices: validationIndices,
                                            maxDrop: options.maxAccuracyDrop / 100, reporter: reporter)
             }
             if let reportPath = args.values["--report"] { try staged.stage(Array(try encodeJSON(report).utf8), to: reportPath) }
@@ -331,7 +358,7 @@ enum PruneCommand {
                                                100 * verify.accuracy, 100 * verify.referenceAccuracy, options.maxAccuracyDrop),
                                code: .verificationFailed, output: summary)
             }
-            if !outcome.certified {
+            if !outcome.accepted {
                 throw CLIError(message: "the accuracy budget cannot be certified; \(outputPath) was written because of --force", code: .budgetNotMet, output: summary)
             }
             return summary
@@ -352,7 +379,7 @@ enum PruneCommand {
 
     /// The model and the job's images: training, validation, certification (carved from the
     /// validation images unless --cert-data) and test.
-    static func load(_ args: Arguments, inputPath: String, seed: UInt64, valFraction: Double,
+    static func load(_ args: Arguments, inputPath: String, seed: UInt64, valFraction: Double, certify: CertifyMode,
                      reporter: TerminalReporter) throws(CLIError) -> (Model, PruneJob.Data) {
         let loaded = try loadModel(inputPath)
         let train = try DataOptions.preprocessor(args, model: loaded, modelPath: inputPath)
@@ -380,6 +407,9 @@ enum PruneCommand {
         let certificationIndices: [Int]
         if let (images, all) = try given("--cert-data") {
             (certification, certificationIndices) = (images, all)
+        } else if certify == .off {
+            // Nothing to certify: every validation image serves the search.
+            (certification, certificationIndices) = (validation, [])
         } else {
             let fraction = try double(args, "--cert-fraction", default: 0.5, range: 0.01...0.99)
             guard validationIndices.count >= 2 else {
