@@ -23,7 +23,8 @@ let topLevelHelp = """
       eval MODEL --data SPEC
                           top-1 accuracy, loss and images/s of a classifier on labelled images
 
-    Run `onnx-basisprune COMMAND --help` for a command's arguments and options.
+    Run `onnx-basisprune COMMAND --help` for a command's arguments and options,
+    `onnx-basisprune --version` for the version.
 
     \(exitCodesHelp)
 
@@ -40,6 +41,7 @@ func runCommand(_ argv: [String]) throws(CLIError) -> String {
     case "simplify": return try SimplifyCommand.run(rest)
     case "prune": return try PruneCommand.run(rest)
     case "help", "--help", "-h": return topLevelHelp
+    case "--version", "version": return "onnx-basisprune \(basisPruneVersion)\n"
     default:
         // The main job needs no command word: `onnx-basisprune IN.onnx OUT.onnx --data SPEC`.
         if command.hasSuffix(".onnx") { return try PruneCommand.run(argv) }

@@ -1,3 +1,4 @@
+import BasisPrune
 import Foundation
 import TestSupport
 import Testing
@@ -36,7 +37,14 @@ import Testing
         #expect(result.status == 0)
         for flag in ["--input-shape", "--json", "--help", "EXIT CODES"] { #expect(result.stdout.contains(flag)) }
         let top = try tool(["--help"])
-        #expect(top.status == 0 && top.stdout.contains("inspect MODEL"))
+        #expect(top.status == 0 && top.stdout.contains("inspect MODEL") && top.stdout.contains("--version"))
+    }
+
+    /// `--version` prints the library's version, the one CHANGELOG.md's newest entry names.
+    @Test func versionPrintsTheVersion() throws {
+        let result = try tool(["--version"])
+        #expect(result.status == 0 && result.stdout == "onnx-basisprune \(basisPruneVersion)\n")
+        #expect(basisPruneVersion.split(separator: ".").count == 3)
     }
 
     @Test(arguments: [

@@ -83,17 +83,112 @@ public struct PruneJob: Sendable {
 
     typealias Built = (model: Model, state: ScalingState?, removed: Set<Int>?)
 
-    public func run(_ data: Data) throws -> Outcome {
+    /// The phases' times, lap by lap.
+    struct PhaseClock {
         var phases: [PruneReport.Phase] = []
         var clock = Date()
-        func lap(_ name: String) {
+
+        mutating func lap(_ name: String) {
             phases.append(PruneReport.Phase(name: name, seconds: Date().timeIntervalSince(clock)))
             clock = Date()
         }
+
+        /// Phases a search timed itself; the clock restarts after them.
+        mutating func add(_ timed: [(name: String, seconds: Double)]) {
+            phases += timed.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
+            clock = Date()
+        }
+    }
+
+    /// What every stage works with once the input model is judged.
+    struct Context {
+        var model: Model
+        var original: GraphSummary
+        var options: PruningOptions
+        var data: Data
+        /// The input model's per-image correctness on the validation images (under agreement,
+        /// against its own answers: all true), which the searches' budget rule compares with.
+        var reference: [Bool]
+        var certificationImages: Int { data.certificationIndices.count }
+    }
+
+    /// What the searches leave for the result and the report.
+    struct Stages {
+        /// The searches' most pruned candidate: what a forced run writes when nothing certifies.
+        var lastCandidate: Candidate?
+        /// The model the basis stage starts from, and the channel groups the filter stage removed.
+        var start: Model
+        var removedByFilter: Set<Int>?
+        var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
+        /// With `double`: a less pruned filter candidate to start the basis stage from again
+        /// (built only if it does).
+        var filterFallback: Candidate?
+        var skipped: [PruneReport.Skipped] = []
+        var basisResult: PruningResult?
+    }
+
+    public func run(_ data: Data) throws -> Outcome {
+        var clock = PhaseClock()
         let model = try Simplify.run(self.model).model
         let original = try GraphSummary(model: model)
-        var options = self.options
-        var data = data
+        var (options, data, estimateOnValidation) = try Self.prepared(options, data)
+        // What the certification images can certify at best, before any work.
+        if options.certify != .off {
+            let power = Certification.Power(images: data.certificationIndices.count, mode: options.certify,
+                                            budget: options.maxAccuracyDrop, confidence: options.confidence)
+            if !power.sufficient && !options.searchEvenIfUncertifiable {
+                clock.lap("power check")
+                return try Self.uncertifiable(model, original: original, power: power, data: data, options: options, phases: clock.phases,
+                                              inputName: inputName, outputName: outputName)
+            }
+        }
+        let input = try Executor(model: model)
+        let labelledValidation = data.validation
+        let judged = try judgeInput(input, model: model, data: &data, options: options, estimateOnValidation: estimateOnValidation)
+        clock.lap("validate input model")
+        options.retrainImages = min(options.retrainImages, data.trainIndices.count)
+        if options.needsTeacher {
+            // The input model teaches both stages (with double, not the filter-pruned model).
+            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter, sharing: options.sharing)
+            clock.lap("teacher outputs")
+        }
+        let context = Context(model: model, original: original, options: options, data: data, reference: judged.validation.correctness)
+        let sequence = CertificationSequence(options: options, inputParameters: original.layerParameters) { candidate in
+            let built = try candidate.build()
+            let correctness = try Executor(model: built.model).evaluate(
+                data.certification, indices: data.certificationIndices, batchSize: 256,
+                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)"), sharing: options.sharing).correctness
+            return (built, PairedDrop(reference: judged.certification, candidate: correctness))
+        }
+        var stages = Stages(start: model)
+        if options.method != .basis { try filterStage(context, sequence, &stages, &clock) }
+        if options.method != .filter && !sequence.resultOpen {
+            // Kept short: the text summary gives a phase 28 columns. The looks say which failed.
+            clock.phases.append(PruneReport.Phase(name: "basis stage not run", seconds: 0))
+        } else if options.method != .filter {
+            try basisStage(context, sequence, &stages, &clock)
+        }
+        try sequence.finish(last: stages.lastCandidate)
+        // When nothing certifies, the searches' last candidate is what a forced run writes.
+        var written = sequence.chosen
+        if written == nil, let last = stages.lastCandidate { written = try sequence.check(last) }
+        clock.lap("certify")
+        let certification = Self.statement(written?.drop, context: context, looks: sequence.looks, certified: sequence.chosen != nil,
+                                           estimateOnValidation: estimateOnValidation)
+        let built = written?.built ?? (model: model, state: nil, removed: nil)
+        var report = try evaluated(built, input: input, labelledValidation: labelledValidation,
+                                   inputValidationAccuracy: labelledValidation.images.labelled ? judged.validation.accuracy : nil,
+                                   context: context, stages: stages, clock: &clock)
+        report.certification = certification
+        report.withinBudget = certification.certified || (options.certify == .off && certification.drop <= options.maxAccuracyDrop)
+        return Outcome(model: built.model, report: report, input: model, validation: data.validation)
+    }
+
+    /// The options with `--certify auto` resolved for the data, the data checked for the labels
+    /// the options need, and (with certification off and no images set aside for it) the
+    /// validation images in place of certification images, where the estimate is measured.
+    static func prepared(_ options: PruningOptions, _ data: Data) throws -> (PruningOptions, Data, estimateOnValidation: Bool) {
+        var options = options, data = data
         options.certify = options.certify.resolved(labelled: data.validation.images.labelled && data.certification.images.labelled)
         if options.certify == .labels {
             for (images, role) in [(data.validation.images, "validation"), (data.certification.images, "certification")] where !images.labelled {
@@ -103,253 +198,161 @@ public struct PruneJob: Sendable {
         if !data.train.images.labelled, let (flag, loss) = options.stageLosses.first(where: { $0.loss.needsLabels }) {
             throw DataError.incompatible(source: data.train.images.source, reason: "has no labels, and \(flag) \(loss.rawValue) trains on labels (distill does not)")
         }
-        // With certification off and no images set aside for it, the estimate is measured on
-        // the validation images (and says so).
         let estimateOnValidation = options.certify == .off && data.certificationIndices.isEmpty
         if estimateOnValidation { (data.certification, data.certificationIndices) = (data.validation, data.validationIndices) }
-        // What the certification images can certify at best, before any work.
-        if options.certify != .off {
-            let power = Certification.Power(images: data.certificationIndices.count, mode: options.certify,
-                                            budget: options.maxAccuracyDrop, confidence: options.confidence)
-            if !power.sufficient && !options.searchEvenIfUncertifiable {
-                lap("power check")
-                return try Self.uncertifiable(model, original: original, power: power, data: data, options: options, phases: phases,
-                                              inputName: inputName, outputName: outputName)
-            }
-        }
-        let input = try Executor(model: model)
-        let labelledValidation = data.validation
-        var referenceValidation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
-                                                     reporter: PhaseReporter(base: reporter, phase: "validate input model"), sharing: options.sharing)
-        let inputValidationAccuracy = labelledValidation.images.labelled ? referenceValidation.accuracy : nil
-        var referenceCertification = estimateOnValidation ? referenceValidation.correctness
+        return (options, data, estimateOnValidation)
+    }
+
+    /// The input model on the validation and certification images. Judged by agreement
+    /// (`--certify agreement`, or unlabeled validation images with certification off), the
+    /// input model's answers become the labels of `data`'s validation and certification
+    /// images, so it is right on every image and a candidate's paired drop is the rate its
+    /// answers differ.
+    func judgeInput(_ input: Executor, model: Model, data: inout Data, options: PruningOptions,
+                    estimateOnValidation: Bool) throws -> (validation: EvaluationResult, certification: [Bool]) {
+        let labelledValidation = data.validation.images.labelled
+        var validation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
+                                            reporter: PhaseReporter(base: reporter, phase: "validate input model"), sharing: options.sharing)
+        let certification = estimateOnValidation ? validation.correctness
             : try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
                                  reporter: PhaseReporter(base: reporter, phase: "certification images: input model"), sharing: options.sharing).correctness
-        // Unlabeled validation images with certification off are judged by agreement too.
-        let byAgreement = options.certify == .agreement || (options.certify == .off && !labelledValidation.images.labelled)
-        if byAgreement {
-            // Judged by agreement: the input model's answers are the labels, so it is right on
-            // every image and a candidate's paired drop is the rate its answers differ.
-            let classes = Self.classCount(model, answers: referenceValidation.predictions)
-            data.validation = try Self.relabel(data.validation, data.validationIndices, referenceValidation.predictions, classes: classes)
-            let certificationPredictions = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
-                                                              reporter: PhaseReporter(base: reporter, phase: "certification images: input model answers"),
-                                                              sharing: options.sharing).predictions
-            data.certification = try Self.relabel(data.certification, data.certificationIndices, certificationPredictions, classes: classes)
-            referenceValidation.correctness = Array(repeating: true, count: data.validationIndices.count)
-            referenceValidation.correct = data.validationIndices.count
-            referenceValidation.accuracy = 1
-            referenceCertification = Array(repeating: true, count: data.certificationIndices.count)
-        }
-        lap("validate input model")
-        let certificationImages = data.certificationIndices.count
-        options.retrainImages = min(options.retrainImages, data.trainIndices.count)
-        if options.needsTeacher {
-            // The input model teaches both stages (with double, not the filter-pruned model).
-            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter, sharing: options.sharing)
-            lap("teacher outputs")
-        }
+        guard options.certify == .agreement || (options.certify == .off && !labelledValidation) else { return (validation, certification) }
+        let classes = Self.classCount(model, answers: validation.predictions)
+        data.validation = try Self.relabel(data.validation, data.validationIndices, validation.predictions, classes: classes)
+        let answers = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+                                         reporter: PhaseReporter(base: reporter, phase: "certification images: input model answers"),
+                                         sharing: options.sharing).predictions
+        data.certification = try Self.relabel(data.certification, data.certificationIndices, answers, classes: classes)
+        validation.correctness = Array(repeating: true, count: data.validationIndices.count)
+        validation.correct = data.validationIndices.count
+        validation.accuracy = 1
+        return (validation, Array(repeating: true, count: data.certificationIndices.count))
+    }
 
-        // Certification follows the searches as they go (see `Certification`): each accepted
-        // candidate worth a look is checked when it is accepted, and once one fails after another
-        // has passed, the fixed sequence is over and the searches stop, since no later candidate
-        // could be the result. The candidates and looks are the same as checking them all after
-        // the searches. With --prune-ratio only the result is checked, after the search.
-        let certifyAsYouGo = options.pruneRatio == nil && options.certify != .off
-        func certify(_ candidate: Candidate) throws -> (built: Built, drop: PairedDrop) {
-            let built = try candidate.build()
-            let correctness = try Executor(model: built.model).evaluate(
-                data.certification, indices: data.certificationIndices, batchSize: 256,
-                reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)"), sharing: options.sharing).correctness
-            return (built, PairedDrop(reference: referenceCertification, candidate: correctness))
+    /// Filter pruning in rounds (`FilterSearch`), each accepted candidate offered to `sequence`;
+    /// leaves in `stages` the model the basis stage starts from and what the report needs.
+    func filterStage(_ context: Context, _ sequence: CertificationSequence, _ stages: inout Stages, _ clock: inout PhaseClock) throws {
+        let (model, options, data) = (context.model, context.options, context.data)
+        var folded = model
+        folded.graph = try FoldBatchNorm.run(model.graph)
+        let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
+        let share = options.method == .filter ? 1 : options.filterShare
+        let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: data.train, trainIndices: data.trainIndices,
+                                      validation: data.validation, validationIndices: data.validationIndices, options: options, share: share,
+                                      reference: context.reference, certificationImages: context.certificationImages, reporter: reporter)
+        func candidate(_ removed: Set<Int>, _ round: PruningRound) -> Candidate {
+            Candidate(stage: "filter", round: round.round, parameters: round.layerParameters, predictedBound: round.predictedBound,
+                      build: {
+                          var pruned = folded
+                          pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed, means: search.means)
+                          return (pruned, nil, removed)
+                      })
         }
-        var looks: [Certification.Look] = []
-        var chosen: (built: Built, drop: PairedDrop)?
-        var sequenceEnded = false
-        var lookedAtParameters = original.layerParameters
-        /// Checks `candidate` if it is worth a look (`Certification.worthALook`: smaller than the
-        /// input and than the last one checked) and the sequence is still open.
-        func look(_ candidate: Candidate) throws {
-            guard !sequenceEnded, Certification.worthALook(candidate.parameters, after: lookedAtParameters) else { return }
-            lookedAtParameters = candidate.parameters
-            let (built, paired) = try certify(candidate)
-            let bound = options.certify.upperBound(worse: Double(paired.worse), better: Double(paired.better),
-                                                   images: Double(paired.images), confidence: options.confidence)
-            let ok = bound <= options.maxAccuracyDrop / 100
-            // The search's count, before export fuses linear pairs (`FuseLinearConvs`), decides
-            // what is worth a look; the look records what the exported candidate has.
-            let exported = (try? GraphSummary(model: built.model))?.layerParameters ?? candidate.parameters
-            looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: exported,
-                                            drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
-                                            certified: ok))
-            if ok { chosen = (built, paired) } else { sequenceEnded = true }
+        let result = try search.run(accepted: { sequence.offer(candidate($0, $1)) })
+        try sequence.rethrow()
+        clock.add(result.phases)
+        stages.skipped += PruneReport.Skipped.channels(analysis, folded.graph)
+        let rounds = result.history.filter { $0.accepted && $0.round > 0 }
+        let accepted = Array(zip(result.candidates, rounds))
+        if let (removed, round) = accepted.last { stages.lastCandidate = candidate(removed, round) }
+        let accuracyOf = Dictionary(zip(result.candidates, rounds.map(\.validationAccuracy)), uniquingKeysWith: { a, _ in a })
+        stages.filterRecord = { removed in
+            PruneReport.FilterStage(
+                share: share, groups: analysis.groups.count, groupsRemoved: removed.count,
+                filtersRemoved: removed.reduce(0) { $0 + analysis.groups[$1].reduce(0) { $0 + analysis.spaces[$1.space].producers.count } },
+                parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: removed),
+                validationAccuracy: accuracyOf[removed] ?? result.baselineValidationAccuracy, history: result.history)
         }
-        /// Whether a later candidate could still be the result. While nothing has certified the
-        /// searches go on, so that --force writes the most pruned candidate.
-        var resultOpen: Bool { !(sequenceEnded && chosen != nil) }
-        var lookError: (any Error)?
-        /// With `double`, the filter stage's candidates are stepping stones: the basis stage
-        /// starts from the last, and its first candidate is that model with its scaling factors
-        /// trained (which wins back much of what the filter stage lost) and a few bases fewer.
-        /// An untrained stepping stone whose look fails would end the sequence before the
-        /// trained models built on it are checked, so a filter candidate is looked at only as a
-        /// fallback that will likely pass: when the next one is accepted (one behind: never the
-        /// last, unless the basis stage accepts nothing), and only if the bound its search
-        /// predicted is within `safeFilterShare` of the budget. Which candidates are looked at
-        /// depends on the searches alone, never on a look's outcome.
-        var pendingFilter: Candidate?
-        let safeFilterBound = Self.safeFilterShare * options.maxAccuracyDrop
-        /// The searches' `accepted` hook: looks at `candidate` (or at the pending filter
-        /// candidate, see above), and says whether to go on.
-        func goOn(after candidate: Candidate) -> Bool {
-            guard certifyAsYouGo else { return true }
-            do {
-                if options.method == .double && candidate.stage == "filter" {
-                    if let pending = pendingFilter, pending.predictedBound ?? 0 <= safeFilterBound { try look(pending) }
-                    pendingFilter = candidate
-                } else {
-                    pendingFilter = nil
-                    try look(candidate)
-                }
-            } catch {
-                lookError = error
-                return false
-            }
-            return resultOpen
+        stages.removedByFilter = result.removed
+        stages.start = folded
+        stages.start.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed, means: search.means)
+        // Where training the factors does not win the overspending back (see
+        // `PruningOptions.filterShare`), the basis stage starts over from the last filter
+        // candidate whose own predicted bound is within the budget.
+        if share > 1, let (removed, round) = accepted.last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
+           removed != result.removed {
+            stages.filterFallback = candidate(removed, round)
         }
+    }
 
-        /// The searches' most pruned candidate: what a forced run writes when nothing certifies.
-        var lastCandidate: Candidate?
-        var stage = model
-        var removedByFilter: Set<Int>?
-        var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
-        /// With `double`: a less pruned filter candidate to start the basis stage from again
-        /// (built only if it does).
-        var filterFallback: Candidate?
-        var skipped: [PruneReport.Skipped] = []
-        if options.method != .basis {
-            var folded = model
-            folded.graph = try FoldBatchNorm.run(model.graph)
-            let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
-            let share = options.method == .filter ? 1 : options.filterShare
-            let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: data.train, trainIndices: data.trainIndices,
-                                          validation: data.validation, validationIndices: data.validationIndices, options: options, share: share,
-                                          reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter)
-            func candidate(_ removed: Set<Int>, _ round: PruningRound) -> Candidate {
-                Candidate(stage: "filter", round: round.round, parameters: round.layerParameters, predictedBound: round.predictedBound,
-                          build: {
-                              var pruned = folded
-                              pruned.graph = try ChannelPruning.remove(folded.graph, analysis, removed: removed, means: search.means)
-                              return (pruned, nil, removed)
-                          })
+    /// Basis pruning in rounds (`PruningSearch`) from `stages.start`, each accepted candidate
+    /// offered to `sequence`: at most twice, from the filter stage's result and (if its trained
+    /// factors fail the budget rule) from `stages.filterFallback`.
+    func basisStage(_ context: Context, _ sequence: CertificationSequence, _ stages: inout Stages, _ clock: inout PhaseClock) throws {
+        let (options, data) = (context.options, context.data)
+        while true {
+            var (split, layers) = try Pipeline.split(stages.start, objective: options.objective)
+            stages.skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stages.start.graph))
+            clock.lap("split")
+            if options.removal == .mean {
+                (split, layers) = try Self.centred(split, layers: layers, data: data, options: options)
+                clock.lap("centre bases")
             }
-            let result = try search.run(accepted: { goOn(after: candidate($0, $1)) })
-            if let lookError { throw lookError }
-            phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-            clock = Date()
-            skipped += PruneReport.Skipped.channels(analysis, folded.graph)
+            let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: data.train, trainIndices: data.trainIndices,
+                                       validation: data.validation, validationIndices: data.validationIndices, options: options,
+                                       reference: context.reference, certificationImages: context.certificationImages, reporter: reporter, split: split)
+            let unsplit = Self.unsplitParameters(split, layers), filtered = stages.removedByFilter
+            func candidate(_ state: ScalingState, _ round: PruningRound) -> Candidate {
+                Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
+                          build: { [split, layers] in (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
+            }
+            let result = try search.run(requireTrainedWithinBudget: stages.filterFallback != nil, accepted: { sequence.offer(candidate($0, $1)) })
+            try sequence.rethrow()
+            clock.add(result.phases)
+            if result.history.first?.accepted == false, let fallback = stages.filterFallback {
+                // Kept short, as above; the filter record names the groups the result removed.
+                clock.phases.append(PruneReport.Phase(name: "again from filter round \(fallback.round)", seconds: 0))
+                let built = try fallback.build()
+                (stages.start, stages.removedByFilter, stages.filterFallback) = (built.model, built.removed, nil)
+                // The new starting point is the filter candidate looked at if no basis one is.
+                if sequence.pendingFilter != nil { sequence.pendingFilter = fallback }
+                stages.lastCandidate = fallback
+                stages.skipped.removeAll { $0.stage == "split" }
+                continue
+            }
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-            let accepted = Array(zip(result.candidates, rounds))
-            if let (removed, round) = accepted.last { lastCandidate = candidate(removed, round) }
-            let accuracyOf = Dictionary(zip(result.candidates, rounds.map(\.validationAccuracy)), uniquingKeysWith: { a, _ in a })
-            filterRecord = { removed in
-                PruneReport.FilterStage(
-                    share: share, groups: analysis.groups.count, groupsRemoved: removed.count,
-                    filtersRemoved: removed.reduce(0) { $0 + analysis.groups[$1].reduce(0) { $0 + analysis.spaces[$1.space].producers.count } },
-                    parametersAfter: ChannelPruning.layerParameters(folded.graph, analysis, removed: removed),
-                    validationAccuracy: accuracyOf[removed] ?? result.baselineValidationAccuracy, history: result.history)
-            }
-            removedByFilter = result.removed
-            stage = folded
-            stage.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed, means: search.means)
-            // Where training the factors does not win the overspending back (see
-            // `PruningOptions.filterShare`), the basis stage starts over from the last filter
-            // candidate whose own predicted bound is within the budget.
-            if share > 1, let (removed, round) = accepted.last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
-               removed != result.removed {
-                filterFallback = candidate(removed, round)
-            }
+            if let (state, round) = Array(zip(result.candidates, rounds)).last { stages.lastCandidate = candidate(state, round) }
+            stages.basisResult = result
+            return
         }
-        var basisResult: PruningResult?
-        if options.method != .filter && !resultOpen {
-            // Kept short: the text summary gives a phase 28 columns. The looks say which failed.
-            phases.append(PruneReport.Phase(name: "basis stage not run", seconds: 0))
-        } else if options.method != .filter {
-            // At most twice: from the filter stage's result, and (if its trained factors fail the
-            // budget rule) from `filterFallback`.
-            while true {
-                var (plain, plainLayers) = try Pipeline.split(stage, objective: options.objective)
-                skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stage.graph))
-                lap("split")
-                if options.removal == .mean {
-                    (plain, plainLayers) = try Self.centred(plain, layers: plainLayers, data: data, options: options)
-                    lap("centre bases")
-                }
-                let (split, layers) = (plain, plainLayers)
-                let executor = try Executor(model: split)
-                let search = PruningSearch(executor: executor, layers: layers, train: data.train, trainIndices: data.trainIndices,
-                                           validation: data.validation, validationIndices: data.validationIndices, options: options,
-                                           reference: referenceValidation.correctness, certificationImages: certificationImages, reporter: reporter, split: split)
-                let unsplit = Self.unsplitParameters(split, layers), filtered = removedByFilter
-                func candidate(_ state: ScalingState, _ round: PruningRound) -> Candidate {
-                    Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
-                              build: { (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
-                }
-                let result = try search.run(requireTrainedWithinBudget: filterFallback != nil, accepted: { goOn(after: candidate($0, $1)) })
-                if let lookError { throw lookError }
-                phases += result.phases.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-                clock = Date()
-                if result.history.first?.accepted == false, let fallback = filterFallback {
-                    // Kept short, as above; the filter record names the groups the result removed.
-                    phases.append(PruneReport.Phase(name: "again from filter round \(fallback.round)", seconds: 0))
-                    let built = try fallback.build()
-                    (stage, removedByFilter, filterFallback) = (built.model, built.removed, nil)
-                    // The new starting point is the filter candidate looked at if no basis one is.
-                    if pendingFilter != nil { pendingFilter = fallback }
-                    lastCandidate = fallback
-                    skipped.removeAll { $0.stage == "split" }
-                    continue
-                }
-                let rounds = result.history.filter { $0.accepted && $0.round > 0 }
-                if let (state, round) = Array(zip(result.candidates, rounds)).last { lastCandidate = candidate(state, round) }
-                basisResult = result
-                break
-            }
-        }
+    }
 
-        // The filter stage's last candidate, if the basis stage accepted none (or did not run).
-        if let pending = pendingFilter { try look(pending) }
-        // With a fixed --prune-ratio there is no search to follow back: only the result is checked.
-        if !certifyAsYouGo, options.certify != .off, let last = lastCandidate { try look(last) }
-        // When nothing certifies, the searches' last candidate is what a forced run writes.
-        var written = chosen
-        if written == nil, let last = lastCandidate { written = try certify(last) }
-        lap("certify")
-        let built = written?.built ?? (model: model, state: nil, removed: nil)
-        let pruned = built.model
-        let writtenDrop = written?.drop ?? PairedDrop(worse: 0, better: 0, images: certificationImages)
+    /// What the job states about the written candidate (`drop` on the certification images;
+    /// nil when there is none): the certified bound, or with certification off the estimate
+    /// and its two-sided interval.
+    static func statement(_ drop: PairedDrop?, context: Context, looks: [Certification.Look], certified: Bool,
+                          estimateOnValidation: Bool) -> Certification {
+        let options = context.options
+        let drop = drop ?? PairedDrop(worse: 0, better: 0, images: context.certificationImages)
+        let (b, c, n) = (Double(drop.worse), Double(drop.better), Double(drop.images))
         var certification = Certification(
-            dropUpperBound: 100 * options.certify.upperBound(worse: Double(writtenDrop.worse), better: Double(writtenDrop.better),
-                                                             images: Double(writtenDrop.images), confidence: options.confidence),
-            drop: 100 * writtenDrop.drop, worse: writtenDrop.worse, better: writtenDrop.better,
-            confidence: options.confidence, images: certificationImages, certified: chosen != nil, looks: looks)
+            dropUpperBound: 100 * options.certify.upperBound(worse: b, better: c, images: n, confidence: options.confidence),
+            drop: 100 * drop.drop, worse: drop.worse, better: drop.better,
+            confidence: options.confidence, images: context.certificationImages, certified: certified, looks: looks)
         certification.mode = options.certify.rawValue
         certification.bound = options.certify.boundName
         certification.budget = options.maxAccuracyDrop
         if options.certify == .off {
             // An estimate, not a guarantee: its two-sided interval at the confidence.
             let side = (1 + options.confidence) / 2
-            let (b, c, n) = (Double(writtenDrop.worse), Double(writtenDrop.better), Double(writtenDrop.images))
-            certification.interval = [-100 * PairedDrop.upperBound(worse: c, better: b, images: n, confidence: side),
-                                      100 * PairedDrop.upperBound(worse: b, better: c, images: n, confidence: side)]
-            certification.dropUpperBound = certification.interval![1]
+            let interval = [-100 * PairedDrop.upperBound(worse: c, better: b, images: n, confidence: side),
+                            100 * PairedDrop.upperBound(worse: b, better: c, images: n, confidence: side)]
+            certification.interval = interval
+            certification.dropUpperBound = interval[1]
             certification.estimatedOn = estimateOnValidation ? "validation images (the search decided on them: optimistic)" : "certification images"
             certification.procedure = "none (--certify off): the searches' most pruned candidate is the output"
         } else {
-            certification.power = Certification.Power(images: certificationImages, mode: options.certify, budget: options.maxAccuracyDrop,
+            certification.power = Certification.Power(images: context.certificationImages, mode: options.certify, budget: options.maxAccuracyDrop,
                                                       confidence: options.confidence)
         }
+        return certification
+    }
 
+    /// The report of the written candidate: measured against the input, on the validation
+    /// images (with labels) and the test images.
+    func evaluated(_ built: Built, input: Executor, labelledValidation: Preprocessor, inputValidationAccuracy: Double?,
+                   context: Context, stages: Stages, clock: inout PhaseClock) throws -> PruneReport {
+        let (options, data, pruned) = (context.options, context.data, built.model)
         let after = try GraphSummary(model: pruned)
         let output = try Executor(model: pruned)
         let outputValidation = labelledValidation.images.labelled
@@ -363,7 +366,8 @@ public struct PruneJob: Sendable {
             let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model"), sharing: options.sharing).accuracy
             testAccuracy = (a, b)
         }
-        lap("evaluate output")
+        clock.lap("evaluate output")
+        let original = context.original
         var report = PruneReport(
             method: options.method.rawValue, input: inputName, output: outputName,
             layers: PruneReport.layers(original: original, after: after, state: built.state),
@@ -371,10 +375,8 @@ public struct PruneJob: Sendable {
             macsBefore: original.layerMACs, macsAfter: after.layerMACs,
             inputAccuracy: PruneReport.Accuracy(validation: inputValidationAccuracy, test: testAccuracy?.0),
             outputAccuracy: PruneReport.Accuracy(validation: outputValidation, test: testAccuracy?.1),
-            maxAccuracyDrop: options.maxAccuracyDrop,
-            withinBudget: chosen != nil || (options.certify == .off && 100 * writtenDrop.drop <= options.maxAccuracyDrop), history: basisResult?.history ?? [],
-            filter: filterRecord.map { $0(built.removed ?? []) }, skipped: skipped, phases: phases)
-        report.certification = certification
+            maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: false, history: stages.basisResult?.history ?? [],
+            filter: stages.filterRecord.map { $0(built.removed ?? []) }, skipped: stages.skipped, phases: clock.phases)
         report.objective = options.objective.rawValue
         report.channelMultiple = options.channelMultiple
         report.loss = options.method == .basis ? nil : options.loss.rawValue
@@ -386,7 +388,7 @@ public struct PruneJob: Sendable {
         report.ranks = options.sharing.size
         report.threads = ComputeThreads.current
         report.microBatch = options.sharing.microBatch
-        return Outcome(model: pruned, report: report, input: model, validation: data.validation)
+        return report
     }
 
     /// The outcome of a job stopped before any training because its certification images
@@ -432,10 +434,6 @@ public struct PruneJob: Sendable {
         return try Preprocessor(images: data.images.relabelled(all, classCount: classes, source: data.images.source + " (labelled by the input model's answers)"),
                                 preprocessing: data.preprocessing)
     }
-
-    /// With `double`: the share of the budget a filter candidate's predicted bound may reach
-    /// for it to be looked at before the basis stage (see `run`).
-    static let safeFilterShare = 0.5
 
     /// `split` with its layers' basis responses centred (`BasisCentering`) on their means over
     /// `options.retrainImages` training images drawn with the seed.
