@@ -32,6 +32,9 @@ public struct Certification: Sendable, Codable, Equatable {
         public var worse: Int
         public var better: Int
         public var certified: Bool
+        /// With the filter candidates in a sequence of their own (`--fallback-alpha`): the
+        /// confidence of this look's sequence.
+        public var confidence: Double?
 
         public init(stage: String, round: Int, parameters: Int, drop: Double, dropUpperBound: Double, worse: Int, better: Int, certified: Bool) {
             (self.stage, self.round, self.parameters, self.drop, self.dropUpperBound) = (stage, round, parameters, drop, dropUpperBound)
@@ -39,7 +42,7 @@ public struct Certification: Sendable, Codable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case stage, round, parameters, drop, worse, better, certified
+            case stage, round, parameters, drop, worse, better, certified, confidence
             case dropUpperBound = "drop_upper_bound"
         }
     }

@@ -19,6 +19,14 @@ import Foundation
 /// one is accepted (one behind: never the last, unless the basis stage accepts nothing), and
 /// only if the bound its search predicted is within `safeFilterShare` of the budget. Which
 /// candidates are looked at depends on the searches alone, never on a look's outcome.
+///
+/// With `double` and `PruningOptions.fallbackAlphaShare` above 0, the filter candidates form a
+/// fixed sequence of their own, tested at that share of `1 - confidence`, and the basis
+/// candidates one at the rest (Bonferroni over the two sequences: a false claim in either has
+/// probability at most its share). A failed filter look then ends only the filter sequence:
+/// the filter search goes on, and the basis candidates built on it are still checked. The
+/// result is the basis sequence's last passed candidate, or the filter sequence's if the basis
+/// sequence passed none.
 final class CertificationSequence {
     typealias Checked = (built: PruneJob.Built, drop: PairedDrop)
 
@@ -26,15 +34,21 @@ final class CertificationSequence {
     /// for it to be looked at before the basis stage.
     static let safeFilterShare = 0.5
 
+    /// One fixed sequence: its confidence, its last passed candidate, whether it has ended.
+    struct Track {
+        var confidence: Double
+        var chosen: Checked?
+        var ended = false
+        var lookedAtParameters: Int
+    }
+
     let options: PruningOptions
     let asYouGo: Bool
     /// Builds a candidate and measures its paired drop on the certification images.
     let check: (PruneJob.Candidate) throws -> Checked
     private(set) var looks: [Certification.Look] = []
-    /// The last candidate that passed its look: the result.
-    private(set) var chosen: Checked?
-    private var ended = false
-    private var lookedAtParameters: Int
+    /// The basis (or only) sequence, and with a split the filter sequence.
+    private var tracks: [Track]
     /// With `double`: the filter candidate held back until the next one is accepted.
     var pendingFilter: PruneJob.Candidate?
     /// An error a look met inside a search's hook, which the job rethrows after the search.
@@ -43,13 +57,33 @@ final class CertificationSequence {
     init(options: PruningOptions, inputParameters: Int, check: @escaping (PruneJob.Candidate) throws -> Checked) {
         self.options = options
         self.asYouGo = options.pruneRatio == nil && options.certify != .off
-        self.lookedAtParameters = inputParameters
         self.check = check
+        tracks = Self.confidences(options).map { Track(confidence: $0, lookedAtParameters: inputParameters) }
     }
+
+    /// The confidence of the basis (or only) sequence, and with a split that of the filter sequence.
+    static func confidences(_ options: PruningOptions) -> [Double] {
+        let miss = 1 - options.confidence, share = options.fallbackAlphaShare
+        guard options.method == .double && share > 0 && options.certify != .off else { return [options.confidence] }
+        return [1 - miss * (1 - share), 1 - miss * share]
+    }
+
+    /// Whether the filter candidates form a sequence of their own.
+    var split: Bool { tracks.count > 1 }
+
+    private func track(_ stage: String) -> Int { split && stage == "filter" ? 1 : 0 }
+
+    /// The confidence `stage`'s candidates are checked at (what its search predicts).
+    func confidence(_ stage: String) -> Double { tracks[track(stage)].confidence }
+
+    /// The result: the basis (or only) sequence's last passed candidate, else the filter
+    /// sequence's, with the confidence it passed at.
+    var chosen: Checked? { tracks.lazy.compactMap(\.chosen).first }
+    var chosenConfidence: Double { tracks.first { $0.chosen != nil }?.confidence ?? tracks[0].confidence }
 
     /// Whether a later candidate could still be the result. While nothing has certified the
     /// searches go on, so that --force writes the most pruned candidate.
-    var resultOpen: Bool { !(ended && chosen != nil) }
+    var resultOpen: Bool { !(tracks[0].ended && tracks[0].chosen != nil) }
 
     /// The searches' `accepted` hook: looks at `candidate` (or at the pending filter candidate,
     /// see above), and says whether to go on.
@@ -85,19 +119,22 @@ final class CertificationSequence {
     /// Checks `candidate` if it is worth a look (`Certification.worthALook`: smaller than the
     /// input and than the last one checked) and the sequence is still open.
     private func look(_ candidate: PruneJob.Candidate) throws {
-        guard !ended, Certification.worthALook(candidate.parameters, after: lookedAtParameters) else { return }
-        lookedAtParameters = candidate.parameters
+        let t = track(candidate.stage)
+        guard !tracks[t].ended, Certification.worthALook(candidate.parameters, after: tracks[t].lookedAtParameters) else { return }
+        tracks[t].lookedAtParameters = candidate.parameters
         let checked = try check(candidate)
         let paired = checked.drop
         let bound = options.certify.upperBound(worse: Double(paired.worse), better: Double(paired.better),
-                                               images: Double(paired.images), confidence: options.confidence)
+                                               images: Double(paired.images), confidence: tracks[t].confidence)
         let ok = bound <= options.maxAccuracyDrop / 100
         // The search's count, before export fuses linear pairs (`FuseLinearConvs`), decides
         // what is worth a look; the look records what the exported candidate has.
         let exported = (try? GraphSummary(model: checked.built.model))?.layerParameters ?? candidate.parameters
-        looks.append(Certification.Look(stage: candidate.stage, round: candidate.round, parameters: exported,
-                                        drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
-                                        certified: ok))
-        if ok { chosen = checked } else { ended = true }
+        var look = Certification.Look(stage: candidate.stage, round: candidate.round, parameters: exported,
+                                      drop: 100 * paired.drop, dropUpperBound: 100 * bound, worse: paired.worse, better: paired.better,
+                                      certified: ok)
+        if split { look.confidence = tracks[t].confidence }
+        looks.append(look)
+        if ok { tracks[t].chosen = checked } else { tracks[t].ended = true }
     }
 }

@@ -135,7 +135,7 @@ public struct PruneJob: Sendable {
         // What the certification images can certify at best, before any work.
         if options.certify != .off {
             let power = Certification.Power(images: data.certificationIndices.count, mode: options.certify,
-                                            budget: options.maxAccuracyDrop, confidence: options.confidence)
+                                            budget: options.maxAccuracyDrop, confidence: CertificationSequence.confidences(options)[0])
             if !power.sufficient && !options.searchEvenIfUncertifiable {
                 clock.lap("power check")
                 return try Self.uncertifiable(model, original: original, power: power, data: data, options: options, phases: clock.phases,
@@ -173,8 +173,12 @@ public struct PruneJob: Sendable {
         var written = sequence.chosen
         if written == nil, let last = stages.lastCandidate { written = try sequence.check(last) }
         clock.lap("certify")
-        let certification = Self.statement(written?.drop, context: context, looks: sequence.looks, certified: sequence.chosen != nil,
-                                           estimateOnValidation: estimateOnValidation)
+        var certification = Self.statement(written?.drop, context: context, looks: sequence.looks, certified: sequence.chosen != nil,
+                                           confidence: sequence.chosenConfidence, estimateOnValidation: estimateOnValidation)
+        if sequence.split {
+            certification.procedure = String(format: "two fixed sequences, Bonferroni: the filter candidates at %g %% confidence (--fallback-alpha %g), the basis candidates at %g %%; each least pruned first, each look smaller than the one before in its sequence; the result is the basis sequence's last passed candidate, else the filter sequence's",
+                                              100 * sequence.confidence("filter"), options.fallbackAlphaShare, 100 * sequence.confidence("basis"))
+        }
         let built = written?.built ?? (model: model, state: nil, removed: nil)
         var report = try evaluated(built, input: input, labelledValidation: labelledValidation,
                                    inputValidationAccuracy: labelledValidation.images.labelled ? judged.validation.accuracy : nil,
@@ -232,7 +236,9 @@ public struct PruneJob: Sendable {
     /// Filter pruning in rounds (`FilterSearch`), each accepted candidate offered to `sequence`;
     /// leaves in `stages` the model the basis stage starts from and what the report needs.
     func filterStage(_ context: Context, _ sequence: CertificationSequence, _ stages: inout Stages, _ clock: inout PhaseClock) throws {
-        let (model, options, data) = (context.model, context.options, context.data)
+        let (model, data) = (context.model, context.data)
+        var options = context.options
+        options.confidence = sequence.confidence("filter")
         var folded = model
         folded.graph = try FoldBatchNorm.run(model.graph)
         let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
@@ -279,7 +285,9 @@ public struct PruneJob: Sendable {
     /// offered to `sequence`: at most twice, from the filter stage's result and (if its trained
     /// factors fail the budget rule) from `stages.filterFallback`.
     func basisStage(_ context: Context, _ sequence: CertificationSequence, _ stages: inout Stages, _ clock: inout PhaseClock) throws {
-        let (options, data) = (context.options, context.data)
+        let data = context.data
+        var options = context.options
+        options.confidence = sequence.confidence("basis")
         while true {
             var (split, layers) = try Pipeline.split(stages.start, objective: options.objective)
             stages.skipped += PruneReport.Skipped.split(try FoldBatchNorm.run(stages.start.graph))
@@ -320,15 +328,15 @@ public struct PruneJob: Sendable {
     /// What the job states about the written candidate (`drop` on the certification images;
     /// nil when there is none): the certified bound, or with certification off the estimate
     /// and its two-sided interval.
-    static func statement(_ drop: PairedDrop?, context: Context, looks: [Certification.Look], certified: Bool,
+    static func statement(_ drop: PairedDrop?, context: Context, looks: [Certification.Look], certified: Bool, confidence: Double,
                           estimateOnValidation: Bool) -> Certification {
         let options = context.options
         let drop = drop ?? PairedDrop(worse: 0, better: 0, images: context.certificationImages)
         let (b, c, n) = (Double(drop.worse), Double(drop.better), Double(drop.images))
         var certification = Certification(
-            dropUpperBound: 100 * options.certify.upperBound(worse: b, better: c, images: n, confidence: options.confidence),
+            dropUpperBound: 100 * options.certify.upperBound(worse: b, better: c, images: n, confidence: confidence),
             drop: 100 * drop.drop, worse: drop.worse, better: drop.better,
-            confidence: options.confidence, images: context.certificationImages, certified: certified, looks: looks)
+            confidence: confidence, images: context.certificationImages, certified: certified, looks: looks)
         certification.mode = options.certify.rawValue
         certification.bound = options.certify.boundName
         certification.budget = options.maxAccuracyDrop
@@ -343,7 +351,7 @@ public struct PruneJob: Sendable {
             certification.procedure = "none (--certify off): the searches' most pruned candidate is the output"
         } else {
             certification.power = Certification.Power(images: context.certificationImages, mode: options.certify, budget: options.maxAccuracyDrop,
-                                                      confidence: options.confidence)
+                                                      confidence: CertificationSequence.confidences(options)[0])
         }
         return certification
     }

@@ -154,6 +154,11 @@ enum PruneCommand {
                                 an estimate of its drop and the estimate's interval (on
                                 --cert-data if given, else on the validation images, which is
                                 optimistic); no images are set aside for certification
+          --fallback-alpha F    with double: the share of 1 - --confidence spent on the filter
+                                candidates, checked as a fixed sequence of their own, the basis
+                                candidates getting the rest (Bonferroni), so that one failed
+                                filter look does not end the basis candidates' sequence
+                                (default 0.2; 0: one sequence for both stages)
           Before any training the job checks what the certification images can certify at best
           (the bound of a model that changes no answer). If that is over the budget it stops
           with exit 3 and says how many images the budget needs (--force searches anyway).
@@ -203,7 +208,7 @@ enum PruneCommand {
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--importance-images", "--compact", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
-        "--confidence", "--cert-fraction", "--cert-data", "--certify", "--loss", "--factor-loss", "--temperature", "--removed",
+        "--confidence", "--cert-fraction", "--cert-data", "--certify", "--fallback-alpha", "--loss", "--factor-loss", "--temperature", "--removed",
     ]).union(Ranks.valueOptions)
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -238,6 +243,7 @@ enum PruneCommand {
             o.certify = mode
         }
         o.searchEvenIfUncertifiable = args.has("--force")
+        o.fallbackAlphaShare = try double(args, "--fallback-alpha", default: o.fallbackAlphaShare, range: 0...0.9)
         if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
         if let text = args.values["--prune-scope"] {
             guard let scope = PruningOptions.PruneScope(rawValue: text) else { throw .usage("--prune-scope '\(text)' is not layer or global") }
