@@ -55,8 +55,11 @@ import Testing
         #expect(try schemaError("prune", document: refusedReport) == nil)
         let why = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: refusedReport))) as? [String: Any])
         #expect(why["output_written"] as? Bool == false && why["within_budget"] as? Bool == false)
-        let looks = try #require((why["certification"] as? [String: Any])?["looks"] as? [[String: Any]])
-        #expect(looks.first?["certified"] as? Bool == false)
+        // A budget of 0 points no certification set can meet: the power check stops the job before any training.
+        let certification = try #require(why["certification"] as? [String: Any])
+        #expect((certification["power"] as? [String: Any])?["sufficient"] as? Bool == false)
+        #expect((certification["looks"] as? [Any])?.isEmpty == true)
+        #expect((why["phases"] as? [[String: Any]])?.map { $0["name"] as? String } == ["power check"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["refused.json"])
 
         let forced = try run(Fixtures.executable, [Fixtures.bundledModel, out] + Self.hopeless

@@ -410,7 +410,7 @@ public struct PruneJob: Sendable {
             macsBefore: original.layerMACs, macsAfter: original.layerMACs,
             inputAccuracy: PruneReport.Accuracy(validation: nil, test: nil), outputAccuracy: PruneReport.Accuracy(validation: nil, test: nil),
             maxAccuracyDrop: options.maxAccuracyDrop, withinBudget: false, history: [], phases: phases)
-        var certification = Certification(dropUpperBound: power.smallestBound, drop: 0, worse: 0, better: 0, confidence: options.confidence,
+        var certification = Certification(dropUpperBound: power.smallestBound, drop: 0, worse: 0, better: 0, confidence: CertificationSequence.confidences(options)[0],
                                           images: data.certificationIndices.count, certified: false, looks: [])
         certification.mode = options.certify.rawValue
         certification.bound = options.certify.boundName
