@@ -410,6 +410,7 @@ extension DNNLForward {
             }
             for root in roots where last[root]! == s { free.append(slotOf[root]!) }
         }
+        batchBytes += slotBytes.reduce(0, +)
         let buffers = slotBytes.map { size -> UnsafeMutableRawPointer in
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
             buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)

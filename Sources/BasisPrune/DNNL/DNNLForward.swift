@@ -42,6 +42,9 @@ final class DNNLForward: @unchecked Sendable {
     private var slotBytes: [Int] = []
     private var slotBuffers: [UnsafeMutableRawPointer] = []
     var inputMemory: dnnl_memory_t?
+    /// Bytes of the buffers that grow with the batch: activation slots, and in training mode
+    /// the gradient buffers of the backward sweep (weights and parameters not counted).
+    var batchBytes = 0
     /// Graph outputs: plain-layout memory, dims.
     var outputs: [(name: String, memory: dnnl_memory_t, dims: [Int])] = []
     let inputName: String
@@ -772,6 +775,7 @@ final class DNNLForward: @unchecked Sendable {
 
         // One buffer per slot, bound to every memory planned into it.
         slotBuffers = slotBytes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64), alignment: 64) }
+        batchBytes += slotBytes.reduce(0) { $0 + max($1, 64) }
         for (memory, s) in bindings { dnnl_memory_set_data_handle(memory, slotBuffers[s]) }
     }
 }
