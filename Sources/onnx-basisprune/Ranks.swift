@@ -11,9 +11,10 @@ enum Ranks {
                                 Results differ in the last bits with the thread count, so
                                 byte-identical reruns need the same T
           --micro-batch M       images per unit of work a training step is split into (default
-                                64): a batch's gradients are the sum of its micro-batches',
-                                added in order, so under mpirun every rank count gives the
-                                same OUT; at most --batch-size / M ranks share a step
+                                64; prune lowers it to what --memory-limit fits): a batch's
+                                gradients are the sum of its micro-batches', added in order,
+                                so under mpirun every rank count gives the same OUT; at most
+                                --batch-size / M ranks share a step
           --collective-timeout S
                                 under mpirun: seconds a rank waits for the others at an
                                 exchange before it ends the job (default 600)

@@ -117,7 +117,45 @@ public final class Executor: @unchecked Sendable {
         if let known = dnnlPlans[shape] { return known }
         let plan = buildOneDNNPlan(shape: shape, parameters: [:])
         dnnlPlans[shape] = .some(plan)
+        Self.trim(&dnnlPlans, keeping: shape)
         return plan
+    }
+
+    /// Bytes of batch-sized buffers the plans of a cache may hold beyond its newest plan: a
+    /// cache over this keeps only the newest (a pass over images whose count is not a multiple
+    /// of the batch alternates two shapes; at 32x32 both stay, at 224x224 one is rebuilt).
+    static let spareCacheBytes = 256 << 20
+
+    /// Drops every plan of `cache` but the one for `key` when together they hold more than
+    /// `spareCacheBytes` of batch-sized buffers.
+    static func trim<Key: Hashable>(_ cache: inout [Key: DNNLForward?], keeping key: Key) {
+        let bytes = cache.values.reduce(0) { $0 + ($1?.batchBytes ?? 0) }
+        guard bytes > spareCacheBytes else { return }
+        for other in Array(cache.keys) where other != key && cache[other]! != nil { cache[other] = nil }
+    }
+
+    /// Releases the cached oneDNN plans and their buffers (a refusal stays known); the next
+    /// pass builds what it needs again.
+    public func releasePlans() {
+        lock.lock()
+        defer { lock.unlock() }
+        dnnlPlans = dnnlPlans.filter { $0.value == nil }
+        dnnlTrainingPlans = dnnlTrainingPlans.filter { $0.value == nil }
+    }
+
+    /// Bytes per image of the buffers a oneDNN plan of this graph sizes by the batch (its
+    /// activations; for training with `parameters`, also the gradients of the backward sweep),
+    /// measured on a plan built for one image of `imageShape` ([C, H, W]) and not kept; nil
+    /// when oneDNN does not cover the graph.
+    public func bytesPerImage(imageShape: [Int], training parameters: [String: Value]? = nil) -> Int? {
+        guard backend == .automatic, inputNames.count == 1 else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        let shape = [1] + imageShape
+        guard let parameters, !parameters.isEmpty else { return buildOneDNNPlan(shape: shape, parameters: [:])?.batchBytes }
+        guard let graph = simplifiedGraph() else { return nil }
+        return (try? DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
+                                 inputName: inputNames[0], inputShape: shape, parameters: Set(parameters.keys)))?.batchBytes
     }
 
     /// The oneDNN training plan (forward and backward sweep) for inputs of `shape` and these
@@ -137,6 +175,7 @@ public final class Executor: @unchecked Sendable {
             oneDNNTrainingRefusal = error.description
         }
         dnnlTrainingPlans[key] = .some(plan)
+        Self.trim(&dnnlTrainingPlans, keeping: key)
         return plan
     }
 

@@ -83,23 +83,6 @@ public struct PruneJob: Sendable {
 
     typealias Built = (model: Model, state: ScalingState?, removed: Set<Int>?)
 
-    /// The phases' times, lap by lap.
-    struct PhaseClock {
-        var phases: [PruneReport.Phase] = []
-        var clock = Date()
-
-        mutating func lap(_ name: String) {
-            phases.append(PruneReport.Phase(name: name, seconds: Date().timeIntervalSince(clock)))
-            clock = Date()
-        }
-
-        /// Phases a search timed itself; the clock restarts after them.
-        mutating func add(_ timed: [(name: String, seconds: Double)]) {
-            phases += timed.map { PruneReport.Phase(name: $0.name, seconds: $0.seconds) }
-            clock = Date()
-        }
-    }
-
     /// What every stage works with once the input model is judged.
     struct Context {
         var model: Model
@@ -125,6 +108,8 @@ public struct PruneJob: Sendable {
         var filterFallback: Candidate?
         var skipped: [PruneReport.Skipped] = []
         var basisResult: PruningResult?
+        /// The training micro-batch of each stage that ran (sized for the memory plan).
+        var microBatches: [Int] = []
     }
 
     public func run(_ data: Data) throws -> Outcome {
@@ -143,20 +128,22 @@ public struct PruneJob: Sendable {
             }
         }
         let input = try Executor(model: model)
+        options = options.sizingEvaluation(for: input, imageShape: data.train.imageShape)
         let labelledValidation = data.validation
         let judged = try judgeInput(input, model: model, data: &data, options: options, estimateOnValidation: estimateOnValidation)
         clock.lap("validate input model")
         options.retrainImages = min(options.retrainImages, data.trainIndices.count)
         if options.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
-            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, reporter: reporter, sharing: options.sharing)
+            options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, batchSize: options.evaluationBatch,
+                                                 reporter: reporter, sharing: options.sharing)
             clock.lap("teacher outputs")
         }
         let context = Context(model: model, original: original, options: options, data: data, reference: judged.validation.correctness)
         let sequence = CertificationSequence(options: options, inputParameters: original.layerParameters) { candidate in
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(
-                data.certification, indices: data.certificationIndices, batchSize: 256,
+                data.certification, indices: data.certificationIndices, batchSize: options.evaluationBatch,
                 reporter: PhaseReporter(base: reporter, phase: "certify \(candidate.stage) round \(candidate.round)"), sharing: options.sharing).correctness
             return (built, PairedDrop(reference: judged.certification, candidate: correctness))
         }
@@ -164,7 +151,7 @@ public struct PruneJob: Sendable {
         if options.method != .basis { try filterStage(context, sequence, &stages, &clock) }
         if options.method != .filter && !sequence.resultOpen {
             // Kept short: the text summary gives a phase 28 columns. The looks say which failed.
-            clock.phases.append(PruneReport.Phase(name: "basis stage not run", seconds: 0))
+            clock.note("basis stage not run")
         } else if options.method != .filter {
             try basisStage(context, sequence, &stages, &clock)
         }
@@ -215,15 +202,15 @@ public struct PruneJob: Sendable {
     func judgeInput(_ input: Executor, model: Model, data: inout Data, options: PruningOptions,
                     estimateOnValidation: Bool) throws -> (validation: EvaluationResult, certification: [Bool]) {
         let labelledValidation = data.validation.images.labelled
-        var validation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: 256,
+        var validation = try input.evaluate(data.validation, indices: data.validationIndices, batchSize: options.evaluationBatch,
                                             reporter: PhaseReporter(base: reporter, phase: "validate input model"), sharing: options.sharing)
         let certification = estimateOnValidation ? validation.correctness
-            : try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+            : try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: options.evaluationBatch,
                                  reporter: PhaseReporter(base: reporter, phase: "certification images: input model"), sharing: options.sharing).correctness
         guard options.certify == .agreement || (options.certify == .off && !labelledValidation) else { return (validation, certification) }
         let classes = Self.classCount(model, answers: validation.predictions)
         data.validation = try Self.relabel(data.validation, data.validationIndices, validation.predictions, classes: classes)
-        let answers = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: 256,
+        let answers = try input.evaluate(data.certification, indices: data.certificationIndices, batchSize: options.evaluationBatch,
                                          reporter: PhaseReporter(base: reporter, phase: "certification images: input model answers"),
                                          sharing: options.sharing).predictions
         data.certification = try Self.relabel(data.certification, data.certificationIndices, answers, classes: classes)
@@ -255,6 +242,9 @@ public struct PruneJob: Sendable {
                       })
         }
         let result = try search.run(accepted: { sequence.offer(candidate($0, $1)) })
+        search.executor.releasePlans()
+        search.validator.releasePlans()
+        stages.microBatches.append(search.options.sharing.microBatch)
         try sequence.rethrow()
         clock.add(result.phases)
         stages.skipped += PruneReport.Skipped.channels(analysis, folded.graph)
@@ -305,11 +295,13 @@ public struct PruneJob: Sendable {
                           build: { [split, layers] in (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
             }
             let result = try search.run(requireTrainedWithinBudget: stages.filterFallback != nil, accepted: { sequence.offer(candidate($0, $1)) })
+            search.executor.releasePlans()
+            stages.microBatches.append(search.options.sharing.microBatch)
             try sequence.rethrow()
             clock.add(result.phases)
             if result.history.first?.accepted == false, let fallback = stages.filterFallback {
                 // Kept short, as above; the filter record names the groups the result removed.
-                clock.phases.append(PruneReport.Phase(name: "again from filter round \(fallback.round)", seconds: 0))
+                clock.note("again from filter round \(fallback.round)")
                 let built = try fallback.build()
                 (stages.start, stages.removedByFilter, stages.filterFallback) = (built.model, built.removed, nil)
                 // The new starting point is the filter candidate looked at if no basis one is.
@@ -364,14 +356,14 @@ public struct PruneJob: Sendable {
         let after = try GraphSummary(model: pruned)
         let output = try Executor(model: pruned)
         let outputValidation = labelledValidation.images.labelled
-            ? try output.evaluate(labelledValidation, indices: data.validationIndices, batchSize: 256,
+            ? try output.evaluate(labelledValidation, indices: data.validationIndices, batchSize: options.evaluationBatch,
                                   reporter: PhaseReporter(base: reporter, phase: "validate output model"), sharing: options.sharing).accuracy
             : nil
         var testAccuracy: (Double, Double)?
         if let test = data.test {
             let all = Array(0..<test.images.count)
-            let a = try input.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test input model"), sharing: options.sharing).accuracy
-            let b = try output.evaluate(test, indices: all, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: "test output model"), sharing: options.sharing).accuracy
+            let a = try input.evaluate(test, indices: all, batchSize: options.evaluationBatch, reporter: PhaseReporter(base: reporter, phase: "test input model"), sharing: options.sharing).accuracy
+            let b = try output.evaluate(test, indices: all, batchSize: options.evaluationBatch, reporter: PhaseReporter(base: reporter, phase: "test output model"), sharing: options.sharing).accuracy
             testAccuracy = (a, b)
         }
         clock.lap("evaluate output")
@@ -395,7 +387,9 @@ public struct PruneJob: Sendable {
         report.nodesAfter = pruned.graph.nodes.count
         report.ranks = options.sharing.size
         report.threads = ComputeThreads.current
-        report.microBatch = options.sharing.microBatch
+        report.microBatch = stages.microBatches.min() ?? options.sharing.microBatch
+        report.memoryLimit = options.memory?.limit
+        report.peakResidentBytes = ResidentMemory.peak()
         return report
     }
 

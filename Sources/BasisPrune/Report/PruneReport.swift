@@ -94,15 +94,7 @@ public struct PruneReport: Sendable, Codable {
         }
     }
 
-    public struct Phase: Sendable, Codable, Equatable {
-        public var name: String
-        public var seconds: Double
-
-        public init(name: String, seconds: Double) {
-            self.name = name
-            self.seconds = seconds
-        }
-    }
+    public typealias Phase = PhaseClock.Phase
 
     public var schema = "onnx-basisprune/prune"
     public var schemaVersion = 2
@@ -159,10 +151,15 @@ public struct PruneReport: Sendable, Codable {
     /// Whether OUT was written: false when nothing certified and `--force` was not given (the
     /// report then describes the searches' most pruned candidate, which was not written).
     public var outputWritten: Bool?
+    /// The memory the job planned its batches for (`--memory-limit`) and the highest peak
+    /// resident memory of its phases (rank 0's under mpirun), in bytes.
+    public var memoryLimit: Int?
+    public var peakResidentBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature, removal
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
+        case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes"
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
@@ -289,9 +286,13 @@ public struct PruneReport: Sendable, Codable {
             out += String(format: "  accuracy %.2f %% (input model %.2f %%), top-1 agreement with the input model %.2f %%\n",
                           100 * verify.accuracy, 100 * verify.referenceAccuracy, 100 * verify.agreement)
         }
-        out += "\ntime\n"
-        for phase in phases { out += "  \(phase.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.1f s", phase.seconds))\n" }
-        out += "  \("total".padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.1f s", phases.reduce(0) { $0 + $1.seconds }))\n"
+        func gigabytes(_ bytes: Int?) -> String { bytes.map { String(format: "%8.2f GiB", Double($0) / 1_073_741_824) } ?? "" }
+        out += "\ntime                            seconds   peak memory\n"
+        for phase in phases {
+            out += "  \(phase.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.1f s", phase.seconds))  \(gigabytes(phase.peakResidentBytes))\n"
+        }
+        out += "  \("total".padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.1f s", phases.reduce(0) { $0 + $1.seconds }))  \(gigabytes(peakResidentBytes))\n"
+        if let memoryLimit { out += "  (batches planned for a memory limit of \(String(format: "%.2f GiB", Double(memoryLimit) / 1_073_741_824)))\n" }
         return out
     }
 }

@@ -9,7 +9,7 @@ public struct FilterPruningResult: Sendable {
     public var history: [PruningRound]
     /// The accepted candidates that removed groups, least pruned first (the last is `removed`).
     public var candidates: [Set<Int>]
-    public var phases: [(name: String, seconds: Double)]
+    public var phases: [PhaseClock.Phase]
 }
 
 /// Filter pruning without fine-tuning: ranks channel groups by first-order Taylor importance
@@ -74,7 +74,9 @@ public struct FilterSearch: Sendable {
         self.trainIndices = trainIndices
         self.validation = validation
         self.validationIndices = validationIndices
-        self.options = options
+        // The micro-batch that fits the memory plan when every channel is kept.
+        self.options = options.sizingMicroBatch(for: executor, imageShape: train.imageShape,
+                                                parameters: ChannelPruning.maskValues(masks, analysis, removed: []))
         self.share = share
         self.reporter = reporter
     }
@@ -99,7 +101,7 @@ public struct FilterSearch: Sendable {
     }
 
     func evaluate(_ removed: Set<Int>, phase: String) throws(EngineError) -> EvaluationResult {
-        try validator.evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
+        try validator.evaluate(validation, indices: validationIndices, batchSize: options.evaluationBatch, reporter: PhaseReporter(base: reporter, phase: phase),
                                parameters: folding.parameters(ChannelPruning.maskValues(masks, analysis, removed: removed)), sharing: options.sharing)
     }
 
@@ -134,12 +136,8 @@ public struct FilterSearch: Sendable {
     /// `accepted` sees every accepted candidate (the groups removed) as soon as it is, in
     /// order; when it returns false the search ends there (as `PruningSearch.run`).
     public func run(accepted isWanted: (Set<Int>, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> FilterPruningResult {
-        var phases: [(String, Double)] = []
-        var clock = Date()
-        func lap(_ name: String) {
-            phases.append((name, Date().timeIntervalSince(clock)))
-            clock = Date()
-        }
+        var clock = PhaseClock()
+        func lap(_ name: String) { clock.lap(name) }
         let reference: [Bool]
         if let known = self.reference { reference = known } else {
             reference = try evaluate([], phase: "validate input model").correctness
@@ -186,7 +184,7 @@ public struct FilterSearch: Sendable {
         }
         lap("filter pruning in rounds")
         return FilterPruningResult(removed: removed, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
-                                   history: history, candidates: candidates, phases: phases)
+                                   history: history, candidates: candidates, phases: clock.phases)
     }
 
     /// About `count` of the lowest-scoring groups not yet removed, leaving every space at least

@@ -121,6 +121,12 @@ public struct PruningOptions: Sendable {
     public var teacher: TeacherOutputs?
     /// How passes over images are split into micro-batches and shared between MPI ranks.
     public var sharing = WorkSharing()
+    /// Sizes the batches for a memory limit (`MemoryPlan`); nil: the fixed sizes below and
+    /// `sharing.microBatch`, whatever the model.
+    public var memory: MemoryPlan?
+    /// Images per evaluation batch (validation, certification, teacher outputs); with `memory`
+    /// the job lowers it to what fits.
+    public var evaluationBatch = 256
 
     public init() {}
 }
@@ -162,7 +168,7 @@ public struct PruningResult: Sendable {
     /// The accepted candidates that removed bases, least pruned first (the last is `state`).
     public var candidates: [ScalingState]
     /// Seconds per phase, in order.
-    public var phases: [(name: String, seconds: Double)]
+    public var phases: [PhaseClock.Phase]
 }
 
 /// Trains the scaling factors, ranks bases by Taylor importance, and removes as many as the
@@ -201,14 +207,15 @@ public struct PruningSearch: Sendable {
         self.trainIndices = trainIndices
         self.validation = validation
         self.validationIndices = validationIndices
-        self.options = options
+        // The micro-batch that fits the memory plan with every basis kept.
+        self.options = options.sizingMicroBatch(for: executor, imageShape: train.imageShape, parameters: ScalingState(layers: layers).parameters())
         self.reporter = reporter
     }
 
     /// `state`'s per-image correctness on the validation images, run on `executor` (the
     /// search's own when nil).
     func evaluate(_ state: ScalingState, phase: String, on executor: Executor? = nil) throws(EngineError) -> EvaluationResult {
-        try (executor ?? self.executor).evaluate(validation, indices: validationIndices, batchSize: 256, reporter: PhaseReporter(base: reporter, phase: phase),
+        try (executor ?? self.executor).evaluate(validation, indices: validationIndices, batchSize: options.evaluationBatch, reporter: PhaseReporter(base: reporter, phase: phase),
                               parameters: state.parameters(), sharing: options.sharing)
     }
 
@@ -230,12 +237,8 @@ public struct PruningSearch: Sendable {
     /// pruned filter candidate).
     public func run(requireTrainedWithinBudget: Bool = false,
                     accepted isWanted: (ScalingState, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> PruningResult {
-        var phases: [(String, Double)] = []
-        var clock = Date()
-        func lap(_ name: String) {
-            phases.append((name, Date().timeIntervalSince(clock)))
-            clock = Date()
-        }
+        var clock = PhaseClock()
+        func lap(_ name: String) { clock.lap(name) }
         let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.factorTargets, reporter: reporter, sharing: options.sharing)
         var state = ScalingState(layers: layers)
         let reference: [Bool]
@@ -270,7 +273,7 @@ public struct PruningSearch: Sendable {
         if requireTrainedWithinBudget && !trained.accepted {
             history[0].accepted = false
             return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
-                                 history: history, candidates: [], phases: phases)
+                                 history: history, candidates: [], phases: clock.phases)
         }
         let floors = Self.floors(layers, options: options)
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
@@ -304,6 +307,8 @@ public struct PruningSearch: Sendable {
             var roundTrainer = trainer
             var roundState = candidate
             if let compact {
+                // The full split's plans wait while the compacted one trains.
+                executor.releasePlans()
                 roundTrainer.executor = try Executor(model: compact.model)
                 roundState = compact.state(candidate)
             }
@@ -337,7 +342,7 @@ public struct PruningSearch: Sendable {
         }
         lap("prune in rounds")
         return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
-                             history: history, candidates: candidates, phases: phases)
+                             history: history, candidates: candidates, phases: clock.phases)
     }
 
     /// With a fixed ratio of every layer (`PruneScope.layer`): the bases each layer keeps, by

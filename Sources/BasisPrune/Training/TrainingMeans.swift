@@ -9,6 +9,7 @@ enum TrainingMeans {
         var random = SeededRandom(seed: options.seed, stream: stream)
         var order = trainIndices
         order.seededShuffle(using: &random)
-        return try Executor(model: probe).channelMeans(of: names, data: train, indices: Array(order.prefix(options.retrainImages)))
+        return try Executor(model: probe).channelMeans(of: names, data: train, indices: Array(order.prefix(options.retrainImages)),
+                                                      batchSize: options.evaluationBatch, memoryBudget: options.memory?.meansBytes ?? 1 << 30)
     }
 }

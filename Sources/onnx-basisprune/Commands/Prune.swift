@@ -70,6 +70,14 @@ enum PruneCommand {
           --lr X                learning rate (default 0.01)
           --optimizer adam|sgd  (default adam)
           --batch-size B        images per step (default 128)
+          --memory-limit SIZE   resident memory the job plans its batches for, e.g. 6G, 512M
+                                (default: a quarter of physical memory, \(MemoryLimit.describe(MemoryPlan.defaultLimit)) here).
+                                Training micro-batches and evaluation batches are sized from
+                                what the model's oneDNN plans take per image, so a 224x224
+                                network runs in bounded memory; a batch's gradients are added
+                                over its micro-batches, so the result does not depend on the
+                                limit beyond the last bits. "none": fixed batches (evaluation
+                                256, --micro-batch) whatever the model
           --seed N              shuffling, validation hold-out and tie order (default 0); the
                                 same inputs and seed write a byte-identical OUT
 
@@ -209,6 +217,7 @@ enum PruneCommand {
         "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--importance-images", "--compact", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
         "--confidence", "--cert-fraction", "--cert-data", "--certify", "--fallback-alpha", "--loss", "--factor-loss", "--temperature", "--removed",
+        "--memory-limit",
     ]).union(Ranks.valueOptions)
 
     static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
@@ -229,6 +238,7 @@ enum PruneCommand {
             o.optimizer = m
         }
         o.batchSize = try positiveInt(args, "--batch-size", default: 128)
+        o.memory = try MemoryLimit.parse(args.values["--memory-limit"]).map(MemoryPlan.init(limit:))
         if let text = args.values["--seed"] {
             guard let seed = UInt64(text) else { throw .usage("--seed '\(text)' is not a non-negative integer") }
             o.seed = seed
