@@ -132,6 +132,9 @@ public struct PruneJob: Sendable {
         let labelledValidation = data.validation
         let judged = try judgeInput(input, model: model, data: &data, options: options, estimateOnValidation: estimateOnValidation)
         clock.lap("validate input model")
+        if let work = options.retrainWork, let macs = original.layerMACs, macs > 0 {
+            options.retrainImages = min(options.retrainImages, max(PruningOptions.minimumRetrainImages, work / macs))
+        }
         options.retrainImages = min(options.retrainImages, data.trainIndices.count)
         if options.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
@@ -389,6 +392,7 @@ public struct PruneJob: Sendable {
         report.threads = ComputeThreads.current
         report.microBatch = stages.microBatches.min() ?? options.sharing.microBatch
         report.memoryLimit = options.memory?.limit
+        report.retrainImages = options.retrainImages
         report.peakResidentBytes = ResidentMemory.peak()
         return report
     }

@@ -154,12 +154,14 @@ public struct PruneReport: Sendable, Codable {
     /// The memory the job planned its batches for (`--memory-limit`) and the highest peak
     /// resident memory of its phases (rank 0's under mpirun), in bytes.
     public var memoryLimit: Int?
+    /// Training images each round retrained on (`--retrain-images`, after `auto`).
+    public var retrainImages: Int?
     public var peakResidentBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature, removal
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
-        case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes"
+        case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes", retrainImages = "retrain_images"
         case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
@@ -258,7 +260,8 @@ public struct PruneReport: Sendable, Codable {
         let losses = [loss.map { "--loss \($0) (channel groups)" }, factorLoss.map { "--factor-loss \($0) (scaling factors and bases)" }].compactMap { $0 }
         if !losses.isEmpty {
             out += "\ntrained and ranked against: " + losses.joined(separator: ", ")
-                + (temperature.map { ", temperature \(String(format: "%g", $0))" } ?? "") + "\n"
+                + (temperature.map { ", temperature \(String(format: "%g", $0))" } ?? "")
+                + (retrainImages.map { ", \(grouped($0)) training images per round" } ?? "") + "\n"
         }
         if let removal {
             out += removal == "mean" ? "removed bases and channels leave their means in the next layer's bias (--removed mean)\n"

@@ -93,6 +93,12 @@ public struct PruningOptions: Sendable {
     public var roundFraction = 0.1
     /// Training images each round retrains the factors on (and ranks by).
     public var retrainImages = 10_000
+    /// With a value: `retrainImages` is lowered (the job does it) to this many multiply-
+    /// accumulates over the model's MACs per image, at least `minimumRetrainImages`, so a
+    /// round's passes cost about the same whatever the resolution: 10,000 images of the 32x32
+    /// model (7.8 M MACs each) fit 4e11, 224x224 Lite0 (385 M) gets about 1,000.
+    public var retrainWork: Int?
+    public static let minimumRetrainImages = 500
     /// Basis importance is measured on the last this many images of each training pass (the
     /// last factor-training epoch and every round's retrain); the batches before them only
     /// train, which with a teacher takes one backward sweep instead of two. Nil (the default):
