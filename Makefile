@@ -8,6 +8,7 @@
 #   make bench        deps, then the benchmarks in bench/
 #   make bench-deploy deps, then onnxruntime latency of the input, onnxslim'd input and each --method's output
 #   make bench-mpi    deps, then the full run on 1 and 2 MPI ranks of 1 thread each (wall time, bytes sent)
+#   make bench-native deps, then the default job at 224x224: each phase's time and peak memory
 #   make lint         layering checks (C imports only where they belong)
 #   make proto        regenerate Sources/COnnxProto from the pinned onnx wheel's onnx.proto
 #   make check-proto  fail if Sources/COnnxProto differs from a fresh generation
@@ -20,7 +21,7 @@ PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy 
 BIN := .build/release/onnx-basisprune
 DEMO_MODEL := fixtures/fmnist-lite0-32.onnx
 
-.PHONY: deps build test check demo bench bench-deploy bench-mpi lint proto check-proto
+.PHONY: deps build test check demo bench bench-deploy bench-mpi bench-native lint proto check-proto
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -72,6 +73,9 @@ bench: deps
 
 bench-deploy: deps
 	bench/deploy.sh
+
+bench-native: build
+	python3 bench/native.py --train 5000 --val 5000
 
 bench-mpi: deps
 	swift build -c release --product onnx-basisprune

@@ -45,6 +45,38 @@ import Testing
         let result = try tool(["--version"])
         #expect(result.status == 0 && result.stdout == "onnx-basisprune \(basisPruneVersion)\n")
         #expect(basisPruneVersion.split(separator: ".").count == 3)
+        let changelog = try String(contentsOfFile: Fixtures.repositoryRoot + "/CHANGELOG.md", encoding: .utf8)
+        let newest = changelog.split(separator: "\n").first { $0.hasPrefix("## ") }
+        #expect(newest?.hasPrefix("## \(basisPruneVersion) ") == true, "\(newest ?? "none")")
+    }
+
+    /// `prune --help` explains every flag of the README's table and points to `--help-all`,
+    /// which adds the tuning flags `--help` leaves out.
+    @Test func pruneHelpHasTheREADMEFlagsAndHelpAllTheRest() throws {
+        let readme = try String(contentsOfFile: Fixtures.repositoryRoot + "/README.md", encoding: .utf8)
+        let tableFlags = readme.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `--") else { return nil }
+            return line.dropFirst(3).prefix { $0 != " " && $0 != "`" }.description
+        }
+        #expect(tableFlags.count >= 15)
+        let help = try tool(["prune", "--help"]), all = try tool(["prune", "--help-all"])
+        #expect(help.status == 0 && all.status == 0)
+        for flag in tableFlags where flag != "--version" { #expect(help.stdout.contains(flag), "\(flag)") }
+        #expect(help.stdout.contains("--help-all"))
+        // An option's own entry: a line indented as an option, starting with the flag.
+        func entries(_ text: String) -> Set<String> {
+            Set(text.split(separator: "\n").compactMap { line in
+                let indent = line.prefix { $0 == " " }.count
+                guard indent <= 12, line.dropFirst(indent).hasPrefix("--") else { return nil }
+                return String(line.dropFirst(indent).prefix { $0 != " " })
+            })
+        }
+        let (shown, all_) = (entries(help.stdout), entries(all.stdout))
+        for flag in ["--filter-share", "--lr", "--optimizer", "--batch-size", "--prune-scope", "--ranking", "--normalize-importance", "--removed",
+                     "--round-fraction", "--importance-images", "--compact", "--epochs"] {
+            #expect(!shown.contains(flag), "\(flag) in --help")
+            #expect(all_.contains(flag), "\(flag) not in --help-all")
+        }
     }
 
     @Test(arguments: [

@@ -21,14 +21,6 @@ enum PruneCommand {
                                 basis: basis pruning only; filter: filter pruning only;
                                 double (default): filter pruning, then basis pruning of the
                                 result, sharing the accuracy budget
-          --filter-share F      with double: how much of the usable budget (--max-accuracy-drop
-                                minus the statistical slack of certification) the filter stage's
-                                untrained candidates may spend, as a multiple (default 4, at most
-                                8; above 1 it overspends: training the scaling factors afterwards
-                                wins most of it back, and basis pruning then works down to the
-                                full budget). Only filter candidates predicted within half the
-                                budget are certified, as fallbacks; the last never is while a
-                                basis candidate is
 
         DATA:
         \(DataOptions.help)
@@ -66,10 +58,6 @@ enum PruneCommand {
           --temperature T       softmax temperature of distill and both (default 4: at 1 a
                                 confident model's wrong-class probabilities, what distillation
                                 adds to labels, are nearly zero)
-          --epochs N            passes over --data before pruning (default 1)
-          --lr X                learning rate (default 0.01)
-          --optimizer adam|sgd  (default adam)
-          --batch-size B        images per step (default 128)
           --memory-limit SIZE   resident memory the job plans its batches for, e.g. 6G, 512M
                                 (default: a quarter of physical memory, \(MemoryLimit.describe(MemoryPlan.defaultLimit)) here).
                                 Training micro-batches and evaluation batches are sized from
@@ -90,13 +78,6 @@ enum PruneCommand {
           --confidence C        confidence of that bound (default 0.95)
           --prune-ratio R       remove this fraction of the bases (and with filter, of the
                                 channels) instead of searching; the result is still checked
-          --prune-scope layer|global
-                                what R is a fraction of. layer (default): every split layer loses
-                                R of its bases and every prunable channel space R of its channels,
-                                at least one each, the lowest-ranked first (rounded to
-                                --channel-multiple; a layer narrower than one block loses none).
-                                global: R of all bases (channel groups) together, lowest-ranked
-                                wherever they are, so a layer may keep all of its own
           --objective latency|macs|params
                                 the cost a basis or channel group is ranked against, and by which
                                 a split layer is kept split or re-merged at export. params
@@ -107,26 +88,11 @@ enum PruneCommand {
                                 latency: MACs plus a fixed cost per Conv measured in onnxruntime
                                 (a split layer runs two Convs, so it stays split only when it
                                 saves more than that). README "Deployment speed"
-          --ranking per-cost|importance
-                                per-cost (default): importance divided by the --objective cost
-                                of a basis or group; importance: raw Taylor importance
-                                (per-parameter is per-cost with --objective params)
           --channel-multiple N  kept channels of every pruned space and kept bases of every
                                 split layer are multiples of N, or the full width, because
                                 runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO)
                                 run other widths on slower paths (default 8; 1 turns it off;
                                 16 or 32 for some GPUs and accelerators)
-          --normalize-importance layer|none
-                                divide importance by its layer's total before ranking (default none)
-          --removed mean|zero   what a removed basis or channel leaves behind. mean (default):
-                                its mean over --retrain-images training images, folded into the
-                                next layer's bias ("mean replacement"); the factors then scale
-                                each basis's variation around its mean, and bases and channel
-                                groups are ranked by the importance of that variation (channels
-                                only where every reader is a 1x1 conv without padding or a Gemm:
-                                elsewhere they are zeroed). zero: nothing, as the paper prunes
-          --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
-                                a round that breaks the budget is retried with half
           --retrain-images N|auto
                                 training images each round retrains on, filter pruning
                                 measures importance on, and --removed mean measures its
@@ -134,22 +100,6 @@ enum PruneCommand {
                                 model, so a pass costs at most 4e11 multiply-accumulates
                                 (at least 500 images): 10000 for a Lite0 at 32x32, about
                                 1000 at 224x224
-          --importance-images N|all
-                                basis importance is measured on the last N images of each
-                                training pass (the factor-training epoch, every round's
-                                retrain); the images before them only train, with one
-                                backward sweep instead of the two a teacher's importance
-                                takes. Faster, but measured to lose more accuracy on new data
-                                (README "Distillation"). Default all: every image
-          --compact exact|all|off
-                                which split layers each round retrains and validates with
-                                its removed bases taken out instead of multiplied by zero.
-                                exact (default): those where that changes no bit (Gemms and
-                                1x1 convs on 1x1 planes), so the output is the file off writes;
-                                all: every layer, faster where removed bases sit in convs on
-                                larger planes (1.4x per training step with half the bases gone
-                                at 224x224), but sums regroup in their last bits and the search
-                                takes another path; off: the masked full split
 
         CERTIFICATION:
           --certify auto|labels|agreement|off
@@ -211,14 +161,70 @@ enum PruneCommand {
                                 images are too few to certify the budget
           --quiet               no progress on stderr
           -h, --help            show this help
+          --help-all            this help and the tuning flags (learning rate, rounds,
+                                ranking, what a removal leaves, compaction, ...)
 
         \(exitCodesHelp)
 
         """
 
+    /// The flags `--help` leaves out: research and tuning knobs (`--help-all`).
+    static let tuningHelp = """
+        TUNING (the defaults were chosen by measurement; docs/experiments.md):
+          --filter-share F      with double: how much of the usable budget (--max-accuracy-drop
+                                minus the statistical slack of certification) the filter stage's
+                                untrained candidates may spend, as a multiple (default 4, at most
+                                8; above 1 it overspends: training the scaling factors afterwards
+                                wins most of it back, and basis pruning then works down to the
+                                full budget). Only filter candidates predicted within half the
+                                budget are certified, as fallbacks; the last never is while a
+                                basis candidate is
+          --epochs N            passes over --data before pruning (default 1)
+          --lr X                learning rate (default 0.01)
+          --optimizer adam|sgd  (default adam)
+          --batch-size B        images per step (default 128)
+          --prune-scope layer|global
+                                what R is a fraction of. layer (default): every split layer loses
+                                R of its bases and every prunable channel space R of its channels,
+                                at least one each, the lowest-ranked first (rounded to
+                                --channel-multiple; a layer narrower than one block loses none).
+                                global: R of all bases (channel groups) together, lowest-ranked
+                                wherever they are, so a layer may keep all of its own
+          --ranking per-cost|importance
+                                per-cost (default): importance divided by the --objective cost
+                                of a basis or group; importance: raw Taylor importance
+          --normalize-importance layer|none
+                                divide importance by its layer's total before ranking (default none)
+          --removed mean|zero   what a removed basis or channel leaves behind. mean (default):
+                                its mean over --retrain-images training images, folded into the
+                                next layer's bias ("mean replacement"); the factors then scale
+                                each basis's variation around its mean, and bases and channel
+                                groups are ranked by the importance of that variation (channels
+                                only where every reader is a 1x1 conv without padding or a Gemm:
+                                elsewhere they are zeroed). zero: nothing, as the paper prunes
+          --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
+                                a round that breaks the budget is retried with half
+          --importance-images N|all
+                                basis importance is measured on the last N images of each
+                                training pass (the factor-training epoch, every round's
+                                retrain); the images before them only train, with one
+                                backward sweep instead of the two a teacher's importance
+                                takes. Faster, but measured to lose more accuracy on new data
+                                (README "Distillation"). Default all: every image
+          --compact exact|all|off
+                                which split layers each round retrains and validates with
+                                its removed bases taken out instead of multiplied by zero.
+                                exact (default): those where that changes no bit (Gemms and
+                                1x1 convs on 1x1 planes), so the output is the file off writes;
+                                all: every layer, faster where removed bases sit in convs on
+                                larger planes (1.4x per training step with half the bases gone
+                                at 224x224), but sums regroup in their last bits and the search
+                                takes another path; off: the masked full split
+        """
+
     static let valueOptions: Set<String> = DataOptions.valueOptions.union([
         "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
-        "--max-accuracy-drop", "--margin", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
+        "--max-accuracy-drop", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
         "--retrain-images", "--importance-images", "--compact", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
         "--confidence", "--cert-fraction", "--cert-data", "--certify", "--fallback-alpha", "--loss", "--factor-loss", "--temperature", "--removed",
         "--memory-limit",
@@ -248,9 +254,6 @@ enum PruneCommand {
             o.seed = seed
         }
         o.maxAccuracyDrop = try double(args, "--max-accuracy-drop", default: 1.0, range: 0...100)
-        if args.values["--margin"] != nil {
-            throw .usage("--margin is gone: the search derives its margin from the data, and the result is certified on images no search saw (--confidence, --cert-fraction)")
-        }
         o.confidence = try double(args, "--confidence", default: 0.95, range: 0.5...0.9999)
         if let text = args.values["--certify"] {
             guard let mode = CertifyMode(rawValue: text) else { throw .usage("--certify '\(text)' is not auto, labels, agreement or off") }
@@ -269,13 +272,8 @@ enum PruneCommand {
             o.objective = objective
         }
         if let text = args.values["--ranking"] {
-            if text == "per-parameter" {
-                o.ranking = .perCost
-                if args.values["--objective"] == nil { o.objective = .params }
-            } else {
-                guard let r = PruningOptions.Ranking(rawValue: text) else { throw .usage("--ranking '\(text)' is not per-cost, per-parameter or importance") }
-                o.ranking = r
-            }
+            guard let r = PruningOptions.Ranking(rawValue: text) else { throw .usage("--ranking '\(text)' is not per-cost or importance") }
+            o.ranking = r
         }
         o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 8)
         if let text = args.values["--normalize-importance"] {
@@ -283,10 +281,11 @@ enum PruneCommand {
             o.normalizeImportance = n
         }
         o.roundFraction = try double(args, "--round-fraction", default: 0.1, range: 0.001...0.9)
-        if args.values["--retrain-images"] ?? "auto" == "auto" {
-            o.retrainWork = 400_000_000_000
-        } else {
-            o.retrainImages = try positiveInt(args, "--retrain-images", default: 10_000)
+        switch args.values["--retrain-images"] ?? "auto" {
+        case "auto": o.retrainWork = 400_000_000_000
+        case let text:
+            guard let n = Int(text), n > 0 else { throw .usage("--retrain-images '\(text)' is not a positive integer or auto") }
+            o.retrainImages = n
         }
         if let text = args.values["--importance-images"] {
             guard text == "all" || (Int(text) ?? 0) > 0 else { throw .usage("--importance-images '\(text)' is not a positive integer or all") }
@@ -322,7 +321,8 @@ enum PruneCommand {
     }
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet", "--verify", "--force", "--in-place"])
+        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet", "--verify", "--force", "--in-place", "--help-all"])
+        if args.has("--help-all") { return help + "\n" + tuningHelp + "\n" }
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("expected IN.onnx OUT.onnx (see onnx-basisprune --help)") }
         guard args.values["--data"] != nil else { throw .usage("--data SPEC is required (see onnx-basisprune prune --help)") }
