@@ -10,6 +10,7 @@
 #   make bench-mpi    deps, then the full run on 1 and 2 MPI ranks of 1 thread each (wall time, bytes sent)
 #   make bench-native deps, then the default job at 224x224: each phase's time and peak memory
 #   make lint         layering checks (C imports only where they belong)
+#   make check-consumer  build and run examples/consumer, a package using BasisPrune by path
 #   make proto        regenerate Sources/COnnxProto from the pinned onnx wheel's onnx.proto
 #   make check-proto  fail if Sources/COnnxProto differs from a fresh generation
 
@@ -21,7 +22,7 @@ PIP_PACKAGES := onnx==$(shell cat proto/ONNX_VERSION) onnxruntime==1.32.0 numpy 
 BIN := .build/release/onnx-basisprune
 DEMO_MODEL := fixtures/fmnist-lite0-32.onnx
 
-.PHONY: deps build test check demo bench bench-deploy bench-mpi bench-native lint proto check-proto
+.PHONY: deps build test check check-consumer demo bench bench-deploy bench-mpi bench-native lint proto check-proto
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -44,7 +45,7 @@ test: deps lint check-proto
 
 # The suites and tests that run whole pruning jobs on thousands of images (or many small
 # ones), left to make test.
-SLOW_TESTS := MPITests|PruneTests|PruneJobTests|LimitedDataTests|ValidationTests|MutationTests|ReliabilityTests|DistillTests|everyMethodWritesARunnableModel
+SLOW_TESTS := CLITests\.(MPI|Prune|LimitedData|Validation|Mutation|Reliability|Distill)Tests|PruneJobTests|everyMethodWritesARunnableModel
 
 check: lint
 	swift build -c release
@@ -73,6 +74,9 @@ bench: deps
 
 bench-deploy: deps
 	bench/deploy.sh
+
+check-consumer:
+	cd examples/consumer && swift build -c release && .build/release/consumer ../../fixtures/fmnist-lite0-32.onnx
 
 bench-native: build
 	python3 bench/native.py --train 5000 --val 5000
