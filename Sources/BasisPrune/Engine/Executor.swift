@@ -152,10 +152,8 @@ public final class Executor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let shape = [1] + imageShape
-        guard let parameters, !parameters.isEmpty else { return buildOneDNNPlan(shape: shape, parameters: [:])?.batchBytes }
-        guard let graph = simplifiedGraph() else { return nil }
-        return (try? DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
-                                 inputName: inputNames[0], inputShape: shape, parameters: Set(parameters.keys)))?.batchBytes
+        let parameters = parameters ?? [:]
+        return (try? compileOneDNN(shape: shape, parameters: parameters, training: !parameters.isEmpty))?.batchBytes
     }
 
     /// The oneDNN training plan (forward and backward sweep) for inputs of `shape` and these
@@ -168,9 +166,7 @@ public final class Executor: @unchecked Sendable {
         if let known = dnnlTrainingPlans[key] { return known }
         var plan: DNNLForward?
         do throws(DNNLForward.Unsupported) {
-            guard let graph = simplifiedGraph() else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
-            plan = try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
-                                   inputName: inputNames[0], inputShape: shape, parameters: Set(parameters.keys))
+            plan = try compileOneDNN(shape: shape, parameters: parameters, training: true)
         } catch {
             oneDNNTrainingRefusal = error.description
         }
@@ -183,13 +179,20 @@ public final class Executor: @unchecked Sendable {
     /// records why and returns nil. The caller holds `lock`.
     private func buildOneDNNPlan(shape: [Int], parameters: [String: Value]) -> DNNLForward? {
         do throws(DNNLForward.Unsupported) {
-            guard let graph = simplifiedGraph() else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
-            return try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
-                                   inputName: inputNames[0], inputShape: shape)
+            return try compileOneDNN(shape: shape, parameters: parameters, training: false)
         } catch {
             oneDNNRefusal = error.description
             return nil
         }
+    }
+
+    /// Compiles the simplified graph for inputs of `shape` with `parameters` over its
+    /// initializers: for inference, or (`training`) with the backward sweep to `parameters`.
+    /// The caller holds `lock`.
+    private func compileOneDNN(shape: [Int], parameters: [String: Value], training: Bool) throws(DNNLForward.Unsupported) -> DNNLForward {
+        guard let graph = simplifiedGraph() else { throw DNNLForward.Unsupported(description: "the graph could not be simplified") }
+        return try DNNLForward(graph: graph, opset: opset, constants: Self.constants(graph).merging(parameters) { $1 },
+                               inputName: inputNames[0], inputShape: shape, parameters: training ? Set(parameters.keys) : [])
     }
 
     /// Runs the graph and, when `timings` is not nil, adds the seconds each op type took.

@@ -111,6 +111,4 @@ public struct PhaseClock: Sendable {
     public mutating func note(_ name: String) {
         phases.append(Phase(name: name, seconds: 0))
     }
-
-
 }

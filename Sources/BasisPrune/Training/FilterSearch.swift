@@ -137,18 +137,17 @@ public struct FilterSearch: Sendable {
     /// order; when it returns false the search ends there (as `PruningSearch.run`).
     public func run(accepted isWanted: (Set<Int>, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> FilterPruningResult {
         var clock = PhaseClock()
-        func lap(_ name: String) { clock.lap(name) }
         let reference: [Bool]
         if let known = self.reference { reference = known } else {
             reference = try evaluate([], phase: "validate input model").correctness
-            lap("validate input model")
+            clock.lap("validate input model")
         }
         let rule = BudgetRule(options: options, certificationImages: certificationImages, share: share, reference: reference)
         let baseline = rule.referenceAccuracy
         let costs = ChannelPruning.groupCosts(graph, analysis, positions: options.objective == .params ? nil : positions)
         var removed = Set<Int>()
         var importance = try importance(removed, stream: 0, phase: "filter importance")
-        lap("filter importance")
+        clock.lap("filter importance")
         var acceptedAccuracy = baseline
         var history = [PruningRound(round: 0, keptBases: analysis.groups.count, layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: []),
                                     validationAccuracy: baseline, accepted: true)]
@@ -182,7 +181,7 @@ public struct FilterSearch: Sendable {
                 fraction /= 2
             }
         }
-        lap("filter pruning in rounds")
+        clock.lap("filter pruning in rounds")
         return FilterPruningResult(removed: removed, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
                                    history: history, candidates: candidates, phases: clock.phases)
     }

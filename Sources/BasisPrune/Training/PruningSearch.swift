@@ -244,13 +244,12 @@ public struct PruningSearch: Sendable {
     public func run(requireTrainedWithinBudget: Bool = false,
                     accepted isWanted: (ScalingState, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> PruningResult {
         var clock = PhaseClock()
-        func lap(_ name: String) { clock.lap(name) }
         let trainer = ScalingFactorTrainer(executor: executor, data: train, batchSize: options.batchSize, targets: options.factorTargets, reporter: reporter, sharing: options.sharing)
         var state = ScalingState(layers: layers)
         let reference: [Bool]
         if let known = self.reference { reference = known } else {
             reference = try evaluate(state, phase: "validate input model").correctness
-            lap("validate input model")
+            clock.lap("validate input model")
         }
         let rule = BudgetRule(options: options, certificationImages: certificationImages, reference: reference)
         let baseline = rule.referenceAccuracy
@@ -266,7 +265,7 @@ public struct PruningSearch: Sendable {
             var none: Optimizer? = nil
             importance = try trainer.pass(Array(shuffled(0).prefix(options.retrainImages)), state: &state, optimizer: &none, phase: "importance").importance
         }
-        lap("train factors")
+        clock.lap("train factors")
         var accepted = state
         var acceptedResult = try evaluate(state, phase: "validate trained factors")
         // Round 0 is no candidate, but its bound says how far training the factors alone moved
@@ -346,7 +345,7 @@ public struct PruningSearch: Sendable {
                 fraction /= 2
             }
         }
-        lap("prune in rounds")
+        clock.lap("prune in rounds")
         return PruningResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
                              history: history, candidates: candidates, phases: clock.phases)
     }
