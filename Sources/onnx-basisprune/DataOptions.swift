@@ -2,24 +2,17 @@ import BasisPrune
 
 /// The data and preprocessing flags shared by `eval` and the pruning commands.
 struct DataOptions {
-    static let valueOptions: Set<String> = ["--data", "--input-size", "--mean", "--std"]
+    /// The options, declared once for every command that loads images (each reads them itself).
+    static func options<Target>() -> [Option<Target>] {
+        [
+            Option("--data", "SPEC", "labelled images: FORMAT:PATH[,split=train|test][,range=A:B]\nFORMAT is idx (MNIST-format IDX files, gzipped or not), cifar (the CIFAR-10 binary batches) or folder (one subfolder per class of PNG and JPEG files); split defaults to train for idx and cifar; range selects image indices A to B-1 of the split, e.g.\nidx:/usr/share/datasets/fashion-mnist,split=test,range=0:5000\nA folder of images without class subfolders, or IDX images without a labels file, has no labels: only prune --loss distill trains on it"),
+            Option("--input-size", "HxW", "resize images to H x W by bilinear interpolation with half-pixel centres (default: the model input's height and width)"),
+            Option("--mean", "M[,M,M]", "subtracted from pixels in 0..255, one value or one per channel (default \(defaultMean))"),
+            Option("--std", "S[,S,S]", "divides after the mean, one value or one per channel (default \(defaultStd)). Grey images are replicated to the model's channel count."),
+        ]
+    }
 
-    static let help = """
-          --data SPEC           labelled images: FORMAT:PATH[,split=train|test][,range=A:B]
-                                FORMAT is idx (MNIST-format IDX files, gzipped or not), cifar (the
-                                CIFAR-10 binary batches) or folder (one subfolder per class of PNG
-                                and JPEG files); split defaults to train for idx and cifar; range
-                                selects image indices A to B-1 of the split, e.g.
-                                idx:/usr/share/datasets/fashion-mnist,split=test,range=0:5000
-                                A folder of images without class subfolders, or IDX images without
-                                a labels file, has no labels: only prune --loss distill trains on it
-          --input-size HxW      resize images to H x W by bilinear interpolation with half-pixel
-                                centres (default: the model input's height and width)
-          --mean M[,M,M]        subtracted from pixels in 0..255, one value or one per channel
-                                (default 127)
-          --std S[,S,S]         divides after the mean, one value or one per channel (default 128)
-                                Grey images are replicated to the model's channel count.
-        """
+    static let defaultMean = "127", defaultStd = "128"
 
     /// Loads `--data` and builds the preprocessor for `model`'s first input.
     static func preprocessor(_ args: Arguments, model: Model, modelPath: String, specOption: String = "--data") throws(CLIError) -> Preprocessor {
@@ -38,8 +31,8 @@ struct DataOptions {
             width = hw[1]
         }
         guard let height, let width else { throw .usage("\(modelPath): the input size is symbolic; give --input-size HxW") }
-        let mean = try floats(args.values["--mean"] ?? "127", option: "--mean")
-        let std = try floats(args.values["--std"] ?? "128", option: "--std")
+        let mean = try floats(args.values["--mean"] ?? defaultMean, option: "--mean")
+        let std = try floats(args.values["--std"] ?? defaultStd, option: "--std")
         guard std.allSatisfy({ $0 != 0 }) else { throw .usage("--std must not be zero") }
         let images: LabelledImages
         do { images = try spec.load() } catch { throw .usage(error.description) }

@@ -5,21 +5,16 @@ import Foundation
 /// prints, and agreeing on failures each rank meets on its own. Without `mpirun` there is one
 /// process and MPI is never started.
 enum Ranks {
-    static let help = """
-          --threads T           compute threads of each process (default: the machine's cores
-                                divided by the ranks on this host: \(ProcessInfo.processInfo.activeProcessorCount) without mpirun).
-                                Results differ in the last bits with the thread count, so
-                                byte-identical reruns need the same T
-          --micro-batch M       images per unit of work a training step is split into (default
-                                64; prune lowers it to what --memory-limit fits): a batch's
-                                gradients are the sum of its micro-batches', added in order,
-                                so under mpirun every rank count gives the same OUT; at most
-                                --batch-size / M ranks share a step
-          --collective-timeout S
-                                under mpirun: seconds a rank waits for the others at an
-                                exchange before it ends the job (default 600)
-        """
-    static let valueOptions: Set<String> = ["--threads", "--micro-batch", "--collective-timeout"]
+    /// The options, declared once for every command that can run under mpirun.
+    static func options<Target>() -> [Option<Target>] {
+        [
+            Option("--threads", "T", "compute threads of each process (default: the machine's cores divided by the ranks on this host: \(ProcessInfo.processInfo.activeProcessorCount) without mpirun). Results differ in the last bits with the thread count, so byte-identical reruns need the same T"),
+            Option("--micro-batch", "M", "images per unit of work a training step is split into (default \(defaultMicroBatch); prune lowers it to what --memory-limit fits): a batch's gradients are the sum of its micro-batches', added in order, so under mpirun every rank count gives the same OUT; at most --batch-size / M ranks share a step"),
+            Option("--collective-timeout", "S", "under mpirun: seconds a rank waits for the others at an exchange before it ends the job (default \(String(format: "%g", defaultTimeout)))"),
+        ]
+    }
+
+    static let defaultMicroBatch = 64, defaultTimeout = 600.0
 
     nonisolated(unsafe) private(set) static var mpi: MPICommunicator?
 
@@ -32,8 +27,8 @@ enum Ranks {
     /// Starts MPI under `mpirun` and sets the compute threads; returns how passes over images
     /// are shared.
     static func setUp(_ args: Arguments) throws(CLIError) -> WorkSharing {
-        let microBatch = try positiveInt(args, "--micro-batch", default: 64)
-        var timeout = 600.0
+        let microBatch = try positiveInt(args, "--micro-batch", default: defaultMicroBatch)
+        var timeout = defaultTimeout
         if let text = args.values["--collective-timeout"] {
             guard let t = Double(text), t > 0, t.isFinite else { throw .usage("--collective-timeout '\(text)' is not a positive number of seconds") }
             timeout = t

@@ -244,7 +244,8 @@ public struct PruneJob: Sendable {
                           return (pruned, nil, removed)
                       })
         }
-        let result = try search.run(accepted: { sequence.offer(candidate($0, $1)) })
+        var result = try search.run(accepted: { sequence.offer(candidate($0, $1)) })
+        for i in result.history.indices { result.history[i].parameters = result.history[i].layerParameters }
         search.executor.releasePlans()
         search.validator.releasePlans()
         stages.microBatches.append(search.options.sharing.microBatch)
@@ -297,7 +298,8 @@ public struct PruneJob: Sendable {
                 Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
                           build: { [split, layers] in (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
             }
-            let result = try search.run(requireTrainedWithinBudget: stages.filterFallback != nil, accepted: { sequence.offer(candidate($0, $1)) })
+            var result = try search.run(requireTrainedWithinBudget: stages.filterFallback != nil, accepted: { sequence.offer(candidate($0, $1)) })
+            for i in result.history.indices { result.history[i].parameters = result.history[i].layerParameters + unsplit }
             search.executor.releasePlans()
             stages.microBatches.append(search.options.sharing.microBatch)
             try sequence.rethrow()

@@ -148,6 +148,10 @@ public struct PruningRound: Sendable, Codable, Equatable {
     /// discordance predicts; nil for the filter stage's round 0 (the input model). The basis
     /// stage's round 0 (trained factors, nothing removed) has one although it is no candidate.
     public var predictedBound: Double?
+    /// Conv/Gemm/MatMul weights and biases of the whole model this candidate is (for a basis
+    /// round, `layerParameters` plus the layers the split left alone), as the searches count
+    /// them before export; nil in a report written before the key existed.
+    public var parameters: Int?
 
     public init(round: Int, keptBases: Int, layerParameters: Int, validationAccuracy: Double, accepted: Bool, predictedBound: Double? = nil) {
         self.round = round
@@ -159,7 +163,7 @@ public struct PruningRound: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case round, accepted
+        case round, accepted, parameters
         case keptBases = "kept_bases", layerParameters = "layer_parameters", validationAccuracy = "validation_accuracy"
         case predictedBound = "predicted_bound"
     }

@@ -2,7 +2,7 @@ import BasisPrune
 import Foundation
 
 enum DiffCommand {
-    static let help = """
+    static let header = """
         USAGE: onnx-basisprune diff A.onnx B.onnx [--json] [--report FILE.json]
 
         What changed from model A to model B, layer by layer, for every Conv, and every Gemm or
@@ -17,18 +17,20 @@ enum DiffCommand {
         ARGUMENTS:
           A.onnx B.onnx         the two models (any two ONNX models)
 
-        OPTIONS:
-          --json                print one JSON object (schema "onnx-basisprune/diff", version 1,
-                                schemas/diff.schema.json) instead of text
-          --report FILE.json    also write that JSON object to FILE.json (atomically)
-          -h, --help            show this help
-
-        \(exitCodesHelp)
-
         """
 
+    static var table: OptionTable<Void> {
+        OptionTable(sections: [.init(title: "OPTIONS", options: [
+            Option("--json", nil, "print one JSON object (schema \"onnx-basisprune/diff\", version 1, schemas/diff.schema.json) instead of text"),
+            Option("--report", "FILE.json", "also write that JSON object to FILE.json (atomically)"),
+            Option("-h, --help", nil, "show this help"),
+        ])])
+    }
+
+    static var help: String { header + "\n" + table.help(tuning: false) + "\n" + exitCodesHelp + "\n" }
+
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "diff", valueOptions: ["--report"], flagOptions: ["--json"])
+        let args = try Arguments(argv, command: "diff", valueOptions: table.valueOptions, flagOptions: table.flagOptions)
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("diff takes exactly two models A.onnx B.onnx (see onnx-basisprune diff --help)") }
         let (a, b) = (args.positional[0], args.positional[1])

@@ -1,7 +1,7 @@
 import BasisPrune
 
 enum EvalCommand {
-    static let help = """
+    static let header = """
         USAGE: onnx-basisprune eval MODEL --data SPEC [--limit N] [--batch-size B] [--json]
                mpirun -n N onnx-basisprune eval MODEL --data SPEC ...   (batch b on rank b % N)
 
@@ -12,27 +12,29 @@ enum EvalCommand {
         ARGUMENTS:
           MODEL                 the .onnx file
 
-        OPTIONS:
-        \(DataOptions.help)
-          --limit N             evaluate only the first N images of the selection
-          --batch-size B        images per forward pass (default 256)
-          --json                print {"accuracy" (a fraction), "loss", "images_per_second",
-                                "count", "correct"} as JSON instead of text
-          --quiet               no progress on stderr
-        \(Ranks.help)
-          -h, --help            show this help
-
-        \(exitCodesHelp)
-
         """
 
+    static let defaultBatch = 256
+
+    static var table: OptionTable<Void> {
+        OptionTable(sections: [.init(title: "OPTIONS", options: DataOptions.options() + [
+            Option("--limit", "N", "evaluate only the first N images of the selection"),
+            Option("--batch-size", "B", "images per forward pass (default \(defaultBatch))"),
+            Option("--json", nil, "print {\"accuracy\" (a fraction), \"loss\", \"images_per_second\", \"count\", \"correct\"} as JSON instead of text"),
+            Option("--quiet", nil, "no progress on stderr"),
+        ] + Ranks.options() + [
+            Option("-h, --help", nil, "show this help"),
+        ])])
+    }
+
+    static var help: String { header + "\n" + table.help(tuning: false) + "\n" + exitCodesHelp + "\n" }
+
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "eval", valueOptions: DataOptions.valueOptions.union(["--limit", "--batch-size"]).union(Ranks.valueOptions),
-                                 flagOptions: ["--json", "--quiet"])
+        let args = try Arguments(argv, command: "eval", valueOptions: table.valueOptions, flagOptions: table.flagOptions)
         if args.has("--help") { return help }
         guard args.positional.count == 1 else { throw .usage("eval takes exactly one MODEL (see onnx-basisprune eval --help)") }
         let path = args.positional[0]
-        let batchSize = try positiveInt(args, "--batch-size", default: 256)
+        let batchSize = try positiveInt(args, "--batch-size", default: defaultBatch)
         let limit = try args.values["--limit"].map { _ throws(CLIError) in try positiveInt(args, "--limit", default: 1) }
         guard args.values["--data"] != nil else { throw .usage("eval needs --data SPEC (see onnx-basisprune eval --help)") }
         let sharing = try Ranks.setUp(args)

@@ -2,7 +2,7 @@ import BasisPrune
 import Foundation
 
 enum InspectCommand {
-    static let help = """
+    static let header = """
         USAGE: onnx-basisprune inspect MODEL [--json] [--report FILE.json] [--input-shape SHAPE]
 
         Describes an ONNX model: producer, IR version and opsets, inputs and outputs, op counts,
@@ -13,22 +13,21 @@ enum InspectCommand {
         ARGUMENTS:
           MODEL                 the .onnx file (external data is read from beside it)
 
-        OPTIONS:
-          --input-shape SHAPE   the shape of the first graph input, as 1x3x32x32; fills symbolic
-                                dimensions such as a batch N (default: symbolic dims set to 1,
-                                so MACs are per image)
-          --json                print the same report as one JSON object (schema
-                                "onnx-basisprune/inspect", version 1, schemas/inspect.schema.json)
-                                instead of text
-          --report FILE.json    also write that JSON object to FILE.json (atomically)
-          -h, --help            show this help
-
-        \(exitCodesHelp)
-
         """
 
+    static var table: OptionTable<Void> {
+        OptionTable(sections: [.init(title: "OPTIONS", options: [
+            Option("--input-shape", "SHAPE", "the shape of the first graph input, as 1x3x32x32; fills symbolic dimensions such as a batch N (default: symbolic dims set to 1, so MACs are per image)"),
+            Option("--json", nil, "print the same report as one JSON object (schema \"onnx-basisprune/inspect\", version 1, schemas/inspect.schema.json) instead of text"),
+            Option("--report", "FILE.json", "also write that JSON object to FILE.json (atomically)"),
+            Option("-h, --help", nil, "show this help"),
+        ])])
+    }
+
+    static var help: String { header + "\n" + table.help(tuning: false) + "\n" + exitCodesHelp + "\n" }
+
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "inspect", valueOptions: ["--input-shape", "--report"], flagOptions: ["--json"])
+        let args = try Arguments(argv, command: "inspect", valueOptions: table.valueOptions, flagOptions: table.flagOptions)
         if args.has("--help") { return help }
         guard args.positional.count == 1 else {
             throw .usage("inspect takes exactly one MODEL (see onnx-basisprune inspect --help)")

@@ -2,7 +2,7 @@ import BasisPrune
 import Foundation
 
 enum PruneCommand {
-    static let help = """
+    static let header = """
         USAGE: onnx-basisprune IN.onnx OUT.onnx --data SPEC [options]
 
         Prunes a model without fine-tuning its weights (see README). Basis pruning folds
@@ -16,111 +16,108 @@ enum PruneCommand {
         rounds, training nothing. OUT is written atomically; a summary table goes to stdout,
         progress to stderr.
 
-        METHOD:
-          --method basis|filter|double
-                                basis: basis pruning only; filter: filter pruning only;
-                                double (default): filter pruning, then basis pruning of the
-                                result, sharing the accuracy budget
+        """
 
-        DATA:
-        \(DataOptions.help)
-          --val-data SPEC       validation images the input model was NOT fine-tuned on; the
-                                search decides on them (default: --val-fraction of --data, with a
-                                warning: a model fine-tuned on those images looks better on them)
-          --val-fraction F      fraction of --data held out for validation when --val-data is not
-                                given, drawn with --seed (default 0.1)
-          --cert-data SPEC      images the result is certified on, labelled or not (default:
-                                --cert-fraction of the validation images, drawn with --seed)
-          --cert-fraction F     fraction of the validation images set aside for certification when
-                                --cert-data is not given (default 0.5)
-          --test-data SPEC      images to report the input and output accuracy on; never used
-                                for any choice
+    /// The command line's defaults: the library's, with the memory limit and the retrain
+    /// budget the command line plans for (`--memory-limit`, `--retrain-images auto`).
+    static var defaults: PruningOptions {
+        var o = PruningOptions()
+        o.memory = MemoryPlan(limit: MemoryPlan.defaultLimit)
+        o.retrainWork = 400_000_000_000
+        return o
+    }
 
-        TRAINING THE SCALING FACTORS:
-          --loss labels|distill|both
-                                what channel groups are ranked against (filter stage), and,
-                                unless --factor-loss is given, the scaling factors trained and
-                                bases ranked against too. labels (default): cross-entropy
-                                against the labels of --data; distill: the input model's
-                                outputs softened by --temperature (knowledge distillation: T^2
-                                times the KL divergence from softmax(input model / T) to
-                                softmax(pruned / T)), so --data needs no labels: folder:DIR of
-                                images without class subfolders, or IDX images without a labels
-                                file, work (then --val-data with labels is required); both: the
-                                two losses added, weight 1 each. With --method double the
-                                teacher is the input model, not the filter-pruned one
-          --factor-loss labels|distill|both
-                                what the scaling factors are trained and bases ranked against
-                                (basis stage). Default: distill, or --loss when that is given.
-                                Factors trained on labels change the model's answers both ways,
-                                and every changed answer widens the certified bound; distilled
-                                ones keep the input model's answers (README "Distillation")
-          --temperature T       softmax temperature of distill and both (default 4: at 1 a
-                                confident model's wrong-class probabilities, what distillation
-                                adds to labels, are nearly zero)
-          --memory-limit SIZE   resident memory the job plans its batches for, e.g. 6G, 512M
-                                (default: a quarter of physical memory, \(MemoryLimit.describe(MemoryPlan.defaultLimit)) here).
-                                Training micro-batches and evaluation batches are sized from
-                                what the model's oneDNN plans take per image, so a 224x224
-                                network runs in bounded memory; a batch's gradients are added
-                                over its micro-batches, so the result does not depend on the
-                                limit beyond the last bits. "none": fixed batches (evaluation
-                                256, --micro-batch) whatever the model
-          --seed N              shuffling, validation hold-out and tie order (default 0); the
-                                same inputs and seed write a byte-identical OUT
+    /// Defaults of the options that are not `PruningOptions` fields.
+    static let valFraction = 0.1, certFraction = 0.5
 
-        PRUNING:
-          --max-accuracy-drop P largest allowed drop of accuracy below the input model, in points
-                                (default 1.0). The result is certified: checked on images no search
-                                decision saw, its one-sided upper confidence bound on the drop
-                                (image by image against the input model) must be within P, or the
-                                run fails with exit 3 and writes nothing (see CERTIFICATION)
-          --confidence C        confidence of that bound (default 0.95)
-          --prune-ratio R       remove this fraction of the bases (and with filter, of the
-                                channels) instead of searching; the result is still checked
-          --objective latency|macs|params
-                                the cost a basis or channel group is ranked against, and by which
-                                a split layer is kept split or re-merged at export. params
-                                (default): weight and bias elements (on the full Fashion-MNIST
-                                run the smallest and also the fastest certified output in
-                                onnxruntime); macs: multiply-accumulates per image at the
-                                model's input size, what a layer's time on a CPU grows with;
-                                latency: MACs plus a fixed cost per Conv measured in onnxruntime
-                                (a split layer runs two Convs, so it stays split only when it
-                                saves more than that). README "Deployment speed"
-          --channel-multiple N  kept channels of every pruned space and kept bases of every
-                                split layer are multiples of N, or the full width, because
-                                runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO)
-                                run other widths on slower paths (default 8; 1 turns it off;
-                                16 or 32 for some GPUs and accelerators)
-          --retrain-images N|auto
-                                training images each round retrains on, filter pruning
-                                measures importance on, and --removed mean measures its
-                                means on. auto (default): 10000, or fewer for a costlier
-                                model, so a pass costs at most 4e11 multiply-accumulates
-                                (at least 500 images): 10000 for a Lite0 at 32x32, about
-                                1000 at 224x224
+    typealias Entry = Option<PruningOptions>
 
-        CERTIFICATION:
-          --certify auto|labels|agreement|off
-                                what the result is certified against. labels: the paired
-                                accuracy drop on labelled images (Tango score bound). agreement:
-                                the rate at which the output's top-1 answer differs from the
-                                input model's, which bounds the accuracy drop whatever the labels,
-                                so --val-data and --cert-data need no labels (Clopper-Pearson
-                                bound; the searches then decide by agreement too). auto
-                                (default): labels when the validation and certification images
-                                have labels, agreement otherwise. off: no certification; the
-                                searches decide on the validation images and their last
-                                candidate is written with exit 0, reported as NOT certified with
-                                an estimate of its drop and the estimate's interval (on
-                                --cert-data if given, else on the validation images, which is
-                                optimistic); no images are set aside for certification
-          --fallback-alpha F    with double: the share of 1 - --confidence spent on the filter
-                                candidates, checked as a fixed sequence of their own, the basis
-                                candidates getting the rest (Bonferroni), so that one failed
-                                filter look does not end the basis candidates' sequence
-                                (default 0.2; 0: one sequence for both stages)
+    /// Every option of the command, in help order; `--help` shows all but the tuning section.
+    static var table: OptionTable<PruningOptions> {
+        let d = defaults
+        func g(_ v: Double) -> String { String(format: "%g", v) }
+        return OptionTable(sections: [
+            .init(title: "METHOD", options: [
+                .choice("--method", PruningOptions.Method.self,
+                        "basis: basis pruning only; filter: filter pruning only; double (default): filter pruning, then basis pruning of the result, sharing the accuracy budget") { $0.method = $1 },
+            ]),
+            .init(title: "DATA", options: DataOptions.options() + [
+                Entry("--val-data", "SPEC", "validation images the input model was NOT fine-tuned on; the search decides on them (default: --val-fraction of --data, with a warning: a model fine-tuned on those images looks better on them)"),
+                Entry("--val-fraction", "F", "fraction of --data held out for validation when --val-data is not given, drawn with --seed (default \(g(valFraction)))"),
+                Entry("--cert-data", "SPEC", "images the result is certified on, labelled or not (default: --cert-fraction of the validation images, drawn with --seed)"),
+                Entry("--cert-fraction", "F", "fraction of the validation images set aside for certification when --cert-data is not given (default \(g(certFraction)))"),
+                Entry("--test-data", "SPEC", "images to report the input and output accuracy on; never used for any choice"),
+            ]),
+            .init(title: "TRAINING THE SCALING FACTORS", options: [
+                .choice("--loss", TrainingLoss.self, "what channel groups are ranked against (filter stage), and, unless --factor-loss is given, the scaling factors trained and bases ranked against too. labels (default): cross-entropy against the labels of --data; distill: the input model's outputs softened by --temperature (knowledge distillation: T^2 times the KL divergence from softmax(input model / T) to softmax(pruned / T)), so --data needs no labels: folder:DIR of images without class subfolders, or IDX images without a labels file, work (then --val-data with labels is required); both: the two losses added, weight 1 each. With --method double the teacher is the input model, not the filter-pruned one") { ($0.loss, $0.factorLoss) = ($1, $1) },
+                .choice("--factor-loss", TrainingLoss.self, "what the scaling factors are trained and bases ranked against (basis stage). Default: \(d.factorLoss.rawValue), or --loss when that is given. Factors trained on labels change the model's answers both ways, and every changed answer widens the certified bound; distilled ones keep the input model's answers (docs/method.md)") { $0.factorLoss = $1 },
+                .number("--temperature", "T", in: 0.01...1000, "softmax temperature of distill and both (default \(g(d.temperature)): at 1 a confident model's wrong-class probabilities, what distillation adds to labels, are nearly zero)") { $0.temperature = $1 },
+                Entry("--memory-limit", "SIZE", "resident memory the job plans its batches for, e.g. 6G, 512M (default: a quarter of physical memory, \(MemoryLimit.describe(MemoryPlan.defaultLimit)) here). Training micro-batches and evaluation batches are sized from what the model's oneDNN plans take per image, so a 224x224 network runs in bounded memory; a batch's gradients are added over its micro-batches, so the result does not depend on the limit beyond the last bits. \"none\": fixed batches (evaluation \(d.evaluationBatch), --micro-batch) whatever the model") { (o, text) throws(CLIError) in
+                    o.memory = try MemoryLimit.parse(text).map(MemoryPlan.init(limit:))
+                },
+                Entry("--seed", "N", "shuffling, validation hold-out and tie order (default \(d.seed)); the same inputs and seed write a byte-identical OUT") { (o, text) throws(CLIError) in
+                    guard let seed = UInt64(text) else { throw .usage("--seed '\(text)' is not a non-negative integer") }
+                    o.seed = seed
+                },
+            ]),
+            .init(title: "PRUNING", options: [
+                .number("--max-accuracy-drop", "P", in: 0...100, "largest allowed drop of accuracy below the input model, in points (default \(g(d.maxAccuracyDrop))). The result is certified: checked on images no search decision saw, its one-sided upper confidence bound on the drop (image by image against the input model) must be within P, or the run fails with exit 3 and writes nothing (see CERTIFICATION)") { $0.maxAccuracyDrop = $1 },
+                .number("--confidence", "C", in: 0.5...0.9999, "confidence of that bound (default \(g(d.confidence)))") { $0.confidence = $1 },
+                .number("--prune-ratio", "R", in: 0...0.999, "remove this fraction of the bases (and with filter, of the channels) instead of searching; the result is still checked") { $0.pruneRatio = $1 },
+                .choice("--objective", Objective.self, "the cost a basis or channel group is ranked against, and by which a split layer is kept split or re-merged at export. params (default): weight and bias elements (on the full Fashion-MNIST run the smallest and also the fastest certified output in onnxruntime); macs: multiply-accumulates per image at the model's input size, what a layer's time on a CPU grows with; latency: MACs plus a fixed cost per Conv measured in onnxruntime (a split layer runs two Convs, so it stays split only when it saves more than that). docs/benchmarks.md") { $0.objective = $1 },
+                .positive("--channel-multiple", "N", "kept channels of every pruned space and kept bases of every split layer are multiples of N, or the full width, because runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO) run other widths on slower paths (default \(d.channelMultiple); 1 turns it off; 16 or 32 for some GPUs and accelerators)") { $0.channelMultiple = $1 },
+                Entry("--retrain-images", "N|auto", "training images each round retrains on, filter pruning measures importance on, and --removed mean measures its means on. auto (default): \(d.retrainImages), or fewer for a costlier model, so a pass costs at most 4e11 multiply-accumulates (at least \(PruningOptions.minimumRetrainImages) images): \(d.retrainImages) for a Lite0 at 32x32, about 1000 at 224x224") { (o, text) throws(CLIError) in
+                    guard text != "auto" else { return }
+                    guard let n = Int(text), n > 0 else { throw .usage("--retrain-images '\(text)' is not a positive integer or auto") }
+                    (o.retrainImages, o.retrainWork) = (n, nil)
+                },
+            ]),
+            .init(title: "CERTIFICATION", options: [
+                .choice("--certify", CertifyMode.self, "what the result is certified against. labels: the paired accuracy drop on labelled images (Tango score bound). agreement: the rate at which the output's top-1 answer differs from the input model's, which bounds the accuracy drop whatever the labels, so --val-data and --cert-data need no labels (Clopper-Pearson bound; the searches then decide by agreement too). auto (default): labels when the validation and certification images have labels, agreement otherwise. off: no certification; the searches decide on the validation images and their last candidate is written with exit 0, reported as NOT certified with an estimate of its drop and the estimate's interval (on --cert-data if given, else on the validation images, which is optimistic); no images are set aside for certification") { $0.certify = $1 },
+                .number("--fallback-alpha", "F", in: 0...0.9, "with double: the share of 1 - --confidence spent on the filter candidates, checked as a fixed sequence of their own, the basis candidates getting the rest (Bonferroni), so that one failed filter look does not end the basis candidates' sequence (default \(g(d.fallbackAlphaShare)); 0: one sequence for both stages)") { $0.fallbackAlphaShare = $1 },
+            ], note: certificationNote),
+            .init(title: "SEVERAL PROCESSES (mpirun -n N onnx-basisprune IN OUT --data ...; docs/engine.md)",
+                  options: Ranks.options(), note: processesNote),
+            .init(title: "OUTPUT", options: [
+                Entry("--report", "FILE.json", "the summary as JSON (schema \"onnx-basisprune/prune\", version 2, schemas/prune.schema.json); written on exit 3 too, with \"output_written\": false, so a pipeline can read why"),
+                Entry("--plot", "FILE.svg", "an SVG: validation accuracy against the model's parameters over both searches, every certification look with its bound, the written model marked, and the bases kept per split layer"),
+                Entry("--verify", nil, "reload OUT from disk, run it beside the input model on the validation images, report its accuracy and top-1 agreement; fails (exit 4) if it cannot be run or its accuracy is below the input model's minus --max-accuracy-drop"),
+                Entry("--in-place", nil, "allow OUT to be IN (the same file by any path or hard link) and replace it; without it such a run is refused (exit 2). OUT, --report and --plot are checked before any work and written together at the end, each atomically"),
+                Entry("--force", nil, "write OUT even when no candidate certifies (the searches' most pruned candidate; still exit 3), and search even when the certification images are too few to certify the budget") { o, _ in o.searchEvenIfUncertifiable = true },
+                Entry("--quiet", nil, "no progress on stderr"),
+                Entry("-h, --help", nil, "show this help"),
+                Entry("--help-all", nil, "this help and the tuning flags (learning rate, rounds, ranking, what a removal leaves, compaction, ...)"),
+            ]),
+            .init(title: "TUNING (the defaults were chosen by measurement; docs/experiments.md)", options: tuning(d)),
+        ])
+    }
+
+    /// The research and tuning knobs `--help` leaves out.
+    static func tuning(_ d: PruningOptions) -> [Entry] {
+        func g(_ v: Double) -> String { String(format: "%g", v) }
+        return [
+            .number("--filter-share", "F", in: 0...8, tuning: true, "with double: how much of the usable budget (--max-accuracy-drop minus the statistical slack of certification) the filter stage's untrained candidates may spend, as a multiple (default \(g(d.filterShare)), at most 8; above 1 it overspends: training the scaling factors afterwards wins most of it back, and basis pruning then works down to the full budget). Only filter candidates predicted within half the budget are certified, as fallbacks; the last never is while a basis candidate is") { $0.filterShare = $1 },
+            Entry("--epochs", "N", tuning: true, "passes over --data before pruning (default \(d.epochs))") { (o, text) throws(CLIError) in
+                guard let n = Int(text), n >= 0 else { throw .usage("--epochs '\(text)' is not a non-negative integer") }
+                o.epochs = n
+            },
+            .number("--lr", "X", in: 1e-9...10, tuning: true, "learning rate (default \(g(Double(d.learningRate))))") { $0.learningRate = Float($1) },
+            .choice("--optimizer", Optimizer.Method.self, tuning: true, "(default \(d.optimizer.rawValue))") { $0.optimizer = $1 },
+            .positive("--batch-size", "B", tuning: true, "images per step (default \(d.batchSize))") { $0.batchSize = $1 },
+            .choice("--prune-scope", PruningOptions.PruneScope.self, tuning: true, "what R is a fraction of. layer (default): every split layer loses R of its bases and every prunable channel space R of its channels, at least one each, the lowest-ranked first (rounded to --channel-multiple; a layer narrower than one block loses none). global: R of all bases (channel groups) together, lowest-ranked wherever they are, so a layer may keep all of its own") { $0.pruneScope = $1 },
+            .choice("--ranking", PruningOptions.Ranking.self, tuning: true, "per-cost (default): importance divided by the --objective cost of a basis or group; importance: raw Taylor importance") { $0.ranking = $1 },
+            .choice("--normalize-importance", PruningOptions.Normalization.self, tuning: true, "divide importance by its layer's total before ranking (default \(d.normalizeImportance.rawValue))") { $0.normalizeImportance = $1 },
+            .choice("--removed", PruningOptions.Removal.self, tuning: true, "what a removed basis or channel leaves behind. mean (default): its mean over --retrain-images training images, folded into the next layer's bias (\"mean replacement\"); the factors then scale each basis's variation around its mean, and bases and channel groups are ranked by the importance of that variation (channels only where every reader is a 1x1 conv without padding or a Gemm: elsewhere they are zeroed). zero: nothing, as the paper prunes") { $0.removal = $1 },
+            .number("--round-fraction", "F", in: 0.001...0.9, tuning: true, "fraction of the remaining bases removed per round (default \(g(d.roundFraction))); a round that breaks the budget is retried with half") { $0.roundFraction = $1 },
+            Entry("--importance-images", "N|all", tuning: true, "basis importance is measured on the last N images of each training pass (the factor-training epoch, every round's retrain); the images before them only train, with one backward sweep instead of the two a teacher's importance takes. Faster, but measured to lose more accuracy on new data (docs/experiments.md). Default all: every image") { (o, text) throws(CLIError) in
+                guard text == "all" || (Int(text) ?? 0) > 0 else { throw .usage("--importance-images '\(text)' is not a positive integer or all") }
+                o.importanceImages = Int(text)
+            },
+            .choice("--compact", CompactSplit.Mode.self, tuning: true, "which split layers each round retrains and validates with its removed bases taken out instead of multiplied by zero. exact (default): those where that changes no bit (Gemms and 1x1 convs on 1x1 planes), so the output is the file off writes; all: every layer, faster where removed bases sit in convs on larger planes (1.4x per training step with half the bases gone at 224x224), but sums regroup in their last bits and the search takes another path; off: the masked full split") { $0.compaction = $1 },
+        ]
+    }
+
+    static let certificationNote = """
           Before any training the job checks what the certification images can certify at best
           (the bound of a model that changes no answer). If that is over the budget it stops
           with exit 3 and says how many images the budget needs (--force searches anyway).
@@ -133,196 +130,33 @@ enum PruneCommand {
           no Bonferroni share). The summary and the report's "certification" state it: accuracy
           drop <= X pt with 95 % confidence on N images. With --prune-ratio only the result is
           checked.
+        """
 
-        SEVERAL PROCESSES (mpirun -n N onnx-basisprune IN OUT --data ...; README "Several hosts"):
+    static let processesNote = """
           Every rank runs the job; the passes over images are shared: each evaluation batch and
           each micro-batch of a training step runs on one rank, and the results are exchanged
           and added in a fixed order, so N ranks write the same OUT as one (with the same
           --threads). Rank 0 prints and writes OUT, --report and --plot; a rank that fails ends
           the job (exit 1, one line from that rank, nothing written).
-        \(Ranks.help)
-
-        OUTPUT:
-          --report FILE.json    the summary as JSON (schema "onnx-basisprune/prune", version 2,
-                                schemas/prune.schema.json); written on exit 3 too, with
-                                "output_written": false, so a pipeline can read why
-          --plot FILE.svg       an SVG: validation accuracy against parameters kept over the
-                                search, and bases kept per layer
-          --verify              reload OUT from disk, run it beside the input model on the
-                                validation images, report its accuracy and top-1 agreement;
-                                fails (exit 4) if it cannot be run or its accuracy is below the
-                                input model's minus --max-accuracy-drop
-          --in-place            allow OUT to be IN (the same file by any path or hard link) and
-                                replace it; without it such a run is refused (exit 2). OUT,
-                                --report and --plot are checked before any work and written
-                                together at the end, each atomically
-          --force               write OUT even when no candidate certifies (the searches' most pruned
-                                candidate; still exit 3), and search even when the certification
-                                images are too few to certify the budget
-          --quiet               no progress on stderr
-          -h, --help            show this help
-          --help-all            this help and the tuning flags (learning rate, rounds,
-                                ranking, what a removal leaves, compaction, ...)
-
-        \(exitCodesHelp)
-
         """
 
-    /// The flags `--help` leaves out: research and tuning knobs (`--help-all`).
-    static let tuningHelp = """
-        TUNING (the defaults were chosen by measurement; docs/experiments.md):
-          --filter-share F      with double: how much of the usable budget (--max-accuracy-drop
-                                minus the statistical slack of certification) the filter stage's
-                                untrained candidates may spend, as a multiple (default 4, at most
-                                8; above 1 it overspends: training the scaling factors afterwards
-                                wins most of it back, and basis pruning then works down to the
-                                full budget). Only filter candidates predicted within half the
-                                budget are certified, as fallbacks; the last never is while a
-                                basis candidate is
-          --epochs N            passes over --data before pruning (default 1)
-          --lr X                learning rate (default 0.01)
-          --optimizer adam|sgd  (default adam)
-          --batch-size B        images per step (default 128)
-          --prune-scope layer|global
-                                what R is a fraction of. layer (default): every split layer loses
-                                R of its bases and every prunable channel space R of its channels,
-                                at least one each, the lowest-ranked first (rounded to
-                                --channel-multiple; a layer narrower than one block loses none).
-                                global: R of all bases (channel groups) together, lowest-ranked
-                                wherever they are, so a layer may keep all of its own
-          --ranking per-cost|importance
-                                per-cost (default): importance divided by the --objective cost
-                                of a basis or group; importance: raw Taylor importance
-          --normalize-importance layer|none
-                                divide importance by its layer's total before ranking (default none)
-          --removed mean|zero   what a removed basis or channel leaves behind. mean (default):
-                                its mean over --retrain-images training images, folded into the
-                                next layer's bias ("mean replacement"); the factors then scale
-                                each basis's variation around its mean, and bases and channel
-                                groups are ranked by the importance of that variation (channels
-                                only where every reader is a 1x1 conv without padding or a Gemm:
-                                elsewhere they are zeroed). zero: nothing, as the paper prunes
-          --round-fraction F    fraction of the remaining bases removed per round (default 0.1);
-                                a round that breaks the budget is retried with half
-          --importance-images N|all
-                                basis importance is measured on the last N images of each
-                                training pass (the factor-training epoch, every round's
-                                retrain); the images before them only train, with one
-                                backward sweep instead of the two a teacher's importance
-                                takes. Faster, but measured to lose more accuracy on new data
-                                (README "Distillation"). Default all: every image
-          --compact exact|all|off
-                                which split layers each round retrains and validates with
-                                its removed bases taken out instead of multiplied by zero.
-                                exact (default): those where that changes no bit (Gemms and
-                                1x1 convs on 1x1 planes), so the output is the file off writes;
-                                all: every layer, faster where removed bases sit in convs on
-                                larger planes (1.4x per training step with half the bases gone
-                                at 224x224), but sums regroup in their last bits and the search
-                                takes another path; off: the masked full split
-        """
-
-    static let valueOptions: Set<String> = DataOptions.valueOptions.union([
-        "--val-data", "--val-fraction", "--test-data", "--epochs", "--lr", "--optimizer", "--batch-size", "--seed",
-        "--max-accuracy-drop", "--prune-ratio", "--prune-scope", "--ranking", "--normalize-importance", "--round-fraction",
-        "--retrain-images", "--importance-images", "--compact", "--report", "--plot", "--method", "--filter-share", "--objective", "--channel-multiple",
-        "--confidence", "--cert-fraction", "--cert-data", "--certify", "--fallback-alpha", "--loss", "--factor-loss", "--temperature", "--removed",
-        "--memory-limit",
-    ]).union(Ranks.valueOptions)
-
-    static func double(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
-        guard let text = args.values[option] else { return value }
-        guard let v = Double(text), range.contains(v) else { throw .usage("\(option) '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)") }
-        return v
-    }
+    static var help: String { header + "\n" + table.help(tuning: false) + "\n" + exitCodesHelp + "\n" }
 
     static func options(_ args: Arguments) throws(CLIError) -> PruningOptions {
-        var o = PruningOptions()
-        o.epochs = try args.values["--epochs"].map { (text) throws(CLIError) -> Int in
-            guard let n = Int(text), n >= 0 else { throw .usage("--epochs '\(text)' is not a non-negative integer") }
-            return n
-        } ?? 1
-        o.learningRate = Float(try double(args, "--lr", default: 0.01, range: 1e-9...10))
-        if let text = args.values["--optimizer"] {
-            guard let m = Optimizer.Method(rawValue: text) else { throw .usage("--optimizer '\(text)' is not adam or sgd") }
-            o.optimizer = m
-        }
-        o.batchSize = try positiveInt(args, "--batch-size", default: 128)
-        o.memory = try MemoryLimit.parse(args.values["--memory-limit"]).map(MemoryPlan.init(limit:))
-        if let text = args.values["--seed"] {
-            guard let seed = UInt64(text) else { throw .usage("--seed '\(text)' is not a non-negative integer") }
-            o.seed = seed
-        }
-        o.maxAccuracyDrop = try double(args, "--max-accuracy-drop", default: 1.0, range: 0...100)
-        o.confidence = try double(args, "--confidence", default: 0.95, range: 0.5...0.9999)
-        if let text = args.values["--certify"] {
-            guard let mode = CertifyMode(rawValue: text) else { throw .usage("--certify '\(text)' is not auto, labels, agreement or off") }
-            o.certify = mode
-        }
-        o.searchEvenIfUncertifiable = args.has("--force")
-        o.fallbackAlphaShare = try double(args, "--fallback-alpha", default: o.fallbackAlphaShare, range: 0...0.9)
-        if args.values["--prune-ratio"] != nil { o.pruneRatio = try double(args, "--prune-ratio", default: 0, range: 0...0.999) }
-        if let text = args.values["--prune-scope"] {
-            guard let scope = PruningOptions.PruneScope(rawValue: text) else { throw .usage("--prune-scope '\(text)' is not layer or global") }
-            guard o.pruneRatio != nil else { throw .usage("--prune-scope needs --prune-ratio") }
-            o.pruneScope = scope
-        }
-        if let text = args.values["--objective"] {
-            guard let objective = Objective(rawValue: text) else { throw .usage("--objective '\(text)' is not latency, macs or params") }
-            o.objective = objective
-        }
-        if let text = args.values["--ranking"] {
-            guard let r = PruningOptions.Ranking(rawValue: text) else { throw .usage("--ranking '\(text)' is not per-cost or importance") }
-            o.ranking = r
-        }
-        o.channelMultiple = try positiveInt(args, "--channel-multiple", default: 8)
-        if let text = args.values["--normalize-importance"] {
-            guard let n = PruningOptions.Normalization(rawValue: text) else { throw .usage("--normalize-importance '\(text)' is not layer or none") }
-            o.normalizeImportance = n
-        }
-        o.roundFraction = try double(args, "--round-fraction", default: 0.1, range: 0.001...0.9)
-        switch args.values["--retrain-images"] ?? "auto" {
-        case "auto": o.retrainWork = 400_000_000_000
-        case let text:
-            guard let n = Int(text), n > 0 else { throw .usage("--retrain-images '\(text)' is not a positive integer or auto") }
-            o.retrainImages = n
-        }
-        if let text = args.values["--importance-images"] {
-            guard text == "all" || (Int(text) ?? 0) > 0 else { throw .usage("--importance-images '\(text)' is not a positive integer or all") }
-            o.importanceImages = Int(text)
-        }
-        if let text = args.values["--compact"] {
-            guard let mode = CompactSplit.Mode(rawValue: text) else { throw .usage("--compact '\(text)' is not exact, all or off") }
-            o.compaction = mode
-        }
-        if let text = args.values["--removed"] {
-            guard let mode = PruningOptions.Removal(rawValue: text) else { throw .usage("--removed '\(text)' is not mean or zero") }
-            o.removal = mode
-        }
-        if let text = args.values["--method"] {
-            guard let m = PruningOptions.Method(rawValue: text) else { throw .usage("--method '\(text)' is not basis, filter or double") }
-            o.method = m
-        }
-        o.filterShare = try double(args, "--filter-share", default: o.filterShare, range: 0...8)
-        (o.loss, o.factorLoss) = try losses(args)
-        o.temperature = try double(args, "--temperature", default: o.temperature, range: 0.01...1000)
+        var o = defaults
+        try table.apply(args, to: &o)
+        if args.values["--prune-scope"] != nil && o.pruneRatio == nil { throw .usage("--prune-scope needs --prune-ratio") }
         return o
     }
 
-    /// `--loss` and `--factor-loss` (which defaults to distill, or to `--loss` when that is given).
-    static func losses(_ args: Arguments) throws(CLIError) -> (loss: TrainingLoss, factorLoss: TrainingLoss) {
-        func parse(_ flag: String) throws(CLIError) -> TrainingLoss? {
-            guard let text = args.values[flag] else { return nil }
-            guard let loss = TrainingLoss(rawValue: text) else { throw .usage("\(flag) '\(text)' is not labels, distill or both") }
-            return loss
-        }
-        let loss = try parse("--loss")
-        return (loss ?? .labels, try parse("--factor-loss") ?? loss ?? .distill)
+    /// A number option the job reads itself (`--val-fraction`, `--cert-fraction`).
+    static func fraction(_ args: Arguments, _ option: String, default value: Double, range: ClosedRange<Double>) throws(CLIError) -> Double {
+        try args.values[option].map { text throws(CLIError) in try Parse.number(option, text, in: range) } ?? value
     }
 
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "prune", valueOptions: valueOptions, flagOptions: ["--quiet", "--verify", "--force", "--in-place", "--help-all"])
-        if args.has("--help-all") { return help + "\n" + tuningHelp + "\n" }
+        let args = try Arguments(argv, command: "prune", valueOptions: table.valueOptions, flagOptions: table.flagOptions)
+        if args.has("--help-all") { return help + "\n" + table.help(tuning: true) + "\n" }
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("expected IN.onnx OUT.onnx (see onnx-basisprune --help)") }
         guard args.values["--data"] != nil else { throw .usage("--data SPEC is required (see onnx-basisprune prune --help)") }
@@ -331,7 +165,7 @@ enum PruneCommand {
                             inPlace: args.has("--in-place"))
         var options = try self.options(args)
         options.sharing = try Ranks.setUp(args)
-        let valFraction = try double(args, "--val-fraction", default: 0.1, range: 0.001...0.9)
+        let valFraction = try fraction(args, "--val-fraction", default: valFraction, range: 0.001...0.9)
         let reporter = TerminalReporter(quiet: args.has("--quiet") || !Ranks.leads)
         // Each rank loads the model and its data; a rank that cannot ends the job for all.
         let (loaded, data) = try Ranks.agree(options.sharing) { () throws(CLIError) in
@@ -435,7 +269,7 @@ enum PruneCommand {
             // Nothing to certify: every validation image serves the search.
             (certification, certificationIndices) = (validation, [])
         } else {
-            let fraction = try double(args, "--cert-fraction", default: 0.5, range: 0.01...0.99)
+            let fraction = try self.fraction(args, "--cert-fraction", default: certFraction, range: 0.01...0.99)
             guard validationIndices.count >= 2 else {
                 throw .usage("\(args.values["--val-data"] ?? "--data"): \(validationIndices.count) validation image: too few to carve certification images from (give more, or --cert-data)")
             }

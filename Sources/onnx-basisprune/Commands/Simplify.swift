@@ -1,7 +1,7 @@
 import BasisPrune
 
 enum SimplifyCommand {
-    static let help = """
+    static let header = """
         USAGE: onnx-basisprune simplify IN.onnx OUT.onnx
 
         Cleans a model up for deployment without changing what it computes (what onnxsim and
@@ -11,17 +11,20 @@ enum SimplifyCommand {
         unused initializers go. Node names and the names of the values that stay are kept. The
         main job and `split` run the same pass on their input first.
 
-        OPTIONS:
-          --in-place    allow OUT to be IN (refused otherwise); the file is still replaced atomically
-          --quiet       print nothing on success
-          -h, --help    show this help
-
-        \(exitCodesHelp)
-
         """
 
+    static var table: OptionTable<Void> {
+        OptionTable(sections: [.init(title: "OPTIONS", options: [
+            Option("--in-place", nil, "allow OUT to be IN (refused otherwise); the file is still replaced atomically"),
+            Option("--quiet", nil, "print nothing on success"),
+            Option("-h, --help", nil, "show this help"),
+        ])])
+    }
+
+    static var help: String { header + "\n" + table.help(tuning: false) + "\n" + exitCodesHelp + "\n" }
+
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "simplify", valueOptions: [], flagOptions: ["--quiet", "--in-place"])
+        let args = try Arguments(argv, command: "simplify", valueOptions: table.valueOptions, flagOptions: table.flagOptions)
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("simplify takes IN.onnx and OUT.onnx (see onnx-basisprune simplify --help)") }
         let (input, output) = (args.positional[0], args.positional[1])

@@ -1,30 +1,33 @@
 import BasisPrune
 
 enum SplitCommand {
-    static let help = """
+    static let header = """
         USAGE: onnx-basisprune split IN.onnx OUT.onnx [--in-place]
 
-        Simplifies the graph (see `simplify --help`), folds BatchNormalization into the layer before it and splits every Conv with one group
-        and more than one input per filter, and every Gemm or MatMul with a constant weight,
-        by SVD into a basis layer (orthonormal filters, named X/basis) and a 1x1 scaling layer
-        (X/scaling) that maps the bases back to the original outputs. No data, no training, no
+        Simplifies the graph (see `simplify --help`), folds BatchNormalization into the layer
+        before it and splits every Conv with one group and more than one input per filter, and
+        every Gemm or MatMul with a constant weight, by SVD into a basis layer (orthonormal
+        filters, named X/basis) and a 1x1 scaling layer (X/scaling) that maps the bases back to
+        the original outputs. No data, no training, no
         pruning: every basis is kept and every layer stays split, so OUT computes the same
         function as IN (up to float rounding) and shows the method's starting point. Layers
         left unsplit (depthwise or grouped convs, weights that are not constants) are listed
         with the reason.
 
-        OPTIONS:
-          --in-place    allow OUT to be IN (the same file by any path or hard link) and replace
-                        it; without it such a run is refused (exit 2). Still written atomically
-          --quiet       print nothing on success
-          -h, --help    show this help
-
-        \(exitCodesHelp)
-
         """
 
+    static var table: OptionTable<Void> {
+        OptionTable(sections: [.init(title: "OPTIONS", options: [
+            Option("--in-place", nil, "allow OUT to be IN (the same file by any path or hard link) and replace it; without it such a run is refused (exit 2). Still written atomically"),
+            Option("--quiet", nil, "print nothing on success"),
+            Option("-h, --help", nil, "show this help"),
+        ])])
+    }
+
+    static var help: String { header + "\n" + table.help(tuning: false) + "\n" + exitCodesHelp + "\n" }
+
     static func run(_ argv: [String]) throws(CLIError) -> String {
-        let args = try Arguments(argv, command: "split", valueOptions: [], flagOptions: ["--quiet", "--in-place"])
+        let args = try Arguments(argv, command: "split", valueOptions: table.valueOptions, flagOptions: table.flagOptions)
         if args.has("--help") { return help }
         guard args.positional.count == 2 else { throw .usage("split takes IN.onnx and OUT.onnx (see onnx-basisprune split --help)") }
         let (input, output) = (args.positional[0], args.positional[1])
