@@ -107,7 +107,7 @@ public struct PruneJob: Sendable {
         /// (built only if it does).
         var filterFallback: Candidate?
         var skipped: [PruneReport.Skipped] = []
-        var basisResult: PruningResult?
+        var basisResult: BasisSearchResult?
         /// The training micro-batch of each stage that ran (sized for the memory plan).
         var microBatches: [Int] = []
     }
@@ -275,7 +275,7 @@ public struct PruneJob: Sendable {
         }
     }
 
-    /// Basis pruning in rounds (`PruningSearch`) from `stages.start`, each accepted candidate
+    /// Basis pruning in rounds (`BasisSearch`) from `stages.start`, each accepted candidate
     /// offered to `sequence`: at most twice, from the filter stage's result and (if its trained
     /// factors fail the budget rule) from `stages.filterFallback`.
     func basisStage(_ context: Context, _ sequence: CertificationSequence, _ stages: inout Stages, _ clock: inout PhaseClock) throws {
@@ -290,7 +290,7 @@ public struct PruneJob: Sendable {
                 (split, layers) = try Self.centred(split, layers: layers, data: data, options: options)
                 clock.lap("centre bases")
             }
-            let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: data.train, trainIndices: data.trainIndices,
+            let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: data.train, trainIndices: data.trainIndices,
                                        validation: data.validation, validationIndices: data.validationIndices, options: options,
                                        reference: context.reference, certificationImages: context.certificationImages, reporter: reporter, split: split)
             let unsplit = Self.unsplitParameters(split, layers), filtered = stages.removedByFilter

@@ -134,7 +134,7 @@ public struct FilterSearch: Sendable {
     }
 
     /// `accepted` sees every accepted candidate (the groups removed) as soon as it is, in
-    /// order; when it returns false the search ends there (as `PruningSearch.run`).
+    /// order; when it returns false the search ends there (as `BasisSearch.run`).
     public func run(accepted isWanted: (Set<Int>, PruningRound) -> Bool = { _, _ in true }) throws(EngineError) -> FilterPruningResult {
         var clock = PhaseClock()
         let reference: [Bool]
@@ -155,32 +155,26 @@ public struct FilterSearch: Sendable {
         let floors = Self.floors(analysis, options: options)
         let target = floors != nil ? nil : options.pruneRatio.map { Int((Double(analysis.groups.count) * $0).rounded()) }
         let fixed = options.pruneRatio != nil
-        var fraction = options.roundFraction
-        var round = 0
-        while true {
-            let alive = analysis.groups.count - removed.count
-            var count = Int((Double(alive) * fraction).rounded(.up))
-            if let target { count = min(count, target - removed.count) }
-            if count < 1 || (!fixed && fraction < options.minimumRoundFraction) { break }
-            round += 1
-            let candidate = removed.union(choose(count, removed: removed, importance: importance, costs: costs, floors: floors))
-            if candidate.count == removed.count { break }
-            let candidateResult = try evaluate(candidate, phase: "filter round \(round): validate without \(candidate.count - removed.count) more channels")
-            let judged = rule.judge(candidateResult.correctness)
-            let ok = fixed || judged.accepted
-            history.append(PruningRound(round: round, keptBases: analysis.groups.count - candidate.count,
-                                        layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: candidate),
-                                        validationAccuracy: candidateResult.accuracy, accepted: ok, predictedBound: 100 * judged.predictedBound))
-            if ok {
-                removed = candidate
-                candidates.append(candidate)
-                acceptedAccuracy = candidateResult.accuracy
-                if !isWanted(candidate, history[history.count - 1]) { break }
-                importance = try self.importance(removed, stream: UInt64(round), phase: "filter round \(round): importance")
-            } else {
-                fraction /= 2
-            }
-        }
+        var loop = RoundLoop(options: options, skipRepeatedFailures: false)
+        try loop.run(alive: { analysis.groups.count - removed.count }, limit: { _ in target.map { $0 - removed.count } },
+                     propose: { count in
+                         let candidate = removed.union(choose(count, removed: removed, importance: importance, costs: costs, floors: floors))
+                         return candidate.count == removed.count ? nil : candidate
+                     }, key: { $0 }, attempt: { (candidate, round) throws(EngineError) in
+                         let candidateResult = try evaluate(candidate, phase: "filter round \(round): validate without \(candidate.count - removed.count) more channels")
+                         let judged = rule.judge(candidateResult.correctness)
+                         let ok = fixed || judged.accepted
+                         history.append(PruningRound(round: round, keptBases: analysis.groups.count - candidate.count,
+                                                     layerParameters: ChannelPruning.layerParameters(graph, analysis, removed: candidate),
+                                                     validationAccuracy: candidateResult.accuracy, accepted: ok, predictedBound: 100 * judged.predictedBound))
+                         guard ok else { return .rejected }
+                         removed = candidate
+                         candidates.append(candidate)
+                         acceptedAccuracy = candidateResult.accuracy
+                         if !isWanted(candidate, history[history.count - 1]) { return .accepted(goOn: false) }
+                         importance = try self.importance(removed, stream: UInt64(round), phase: "filter round \(round): importance")
+                         return .accepted(goOn: true)
+                     })
         clock.lap("filter pruning in rounds")
         return FilterPruningResult(removed: removed, baselineValidationAccuracy: baseline, validationAccuracy: acceptedAccuracy,
                                    history: history, candidates: candidates, phases: clock.phases)

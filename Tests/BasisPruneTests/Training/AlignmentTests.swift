@@ -80,7 +80,7 @@ import Testing
         for round in 0..<12 {
             let scores = Dictionary(uniqueKeysWithValues: layers.map { l in (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) }) })
             let before = state.keptCount
-            PruningSearch.remove(max(1, before / 10), from: &state, scores: scores, multiple: 8)
+            BasisSearch.remove(max(1, before / 10), from: &state, scores: scores, multiple: 8)
             for layer in layers {
                 let kept = state.kept[layer.factors]!.filter { $0 }.count
                 #expect(kept == layer.rank || (kept >= 8 && kept % 8 == 0), "round \(round): \(layer.name) keeps \(kept) of \(layer.rank)")
@@ -106,17 +106,17 @@ import Testing
         func kept(_ s: ScalingState, _ layer: SplitLayer) -> Int { s.kept[layer.factors]!.filter { $0 }.count }
 
         var plain = full
-        PruningSearch.remove(16, from: &plain, scores: scores, multiple: 8)
+        BasisSearch.remove(16, from: &plain, scores: scores, multiple: 8)
         #expect(kept(plain, head) == 304 && plain.layerParameters == full.layerParameters)
 
         var saving = full
-        PruningSearch.remove(16, from: &saving, scores: scores, multiple: 8, onlySaving: true)
+        BasisSearch.remove(16, from: &saving, scores: scores, multiple: 8, onlySaving: true)
         #expect(kept(saving, head) == 320 && saving.keptCount < full.keptCount)
         #expect(saving.layerParameters < full.layerParameters)
         #expect(layers.contains { kept(saving, $0) < $0.rank && !$0.remerges(kept: kept(saving, $0)) })
 
         var deep = full
-        PruningSearch.remove(80, from: &deep, scores: scores, multiple: 8, onlySaving: true)
+        BasisSearch.remove(80, from: &deep, scores: scores, multiple: 8, onlySaving: true)
         #expect(kept(deep, head) == 240 && full.keptCount - deep.keptCount == 80)
         #expect(deep.layerParameters < full.layerParameters)
 
@@ -128,11 +128,11 @@ import Testing
             let scores = Dictionary(uniqueKeysWithValues: layers.map { l in (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) }) })
             let count = 1 + round % 24
             var with = state, without = state
-            PruningSearch.remove(count, from: &with, scores: scores, multiple: 8, onlySaving: true)
-            PruningSearch.remove(count, from: &without, scores: scores, multiple: 8)
+            BasisSearch.remove(count, from: &with, scores: scores, multiple: 8, onlySaving: true)
+            BasisSearch.remove(count, from: &without, scores: scores, multiple: 8)
             #expect(with.keptCount == state.keptCount || with.layerParameters < state.layerParameters, "round \(round)")
             if without.keptCount < state.keptCount && without.layerParameters == state.layerParameters { wastedWithout += 1 }
-            if round % 4 == 3 { PruningSearch.remove(state.keptCount / 8, from: &state, scores: scores, multiple: 8) }
+            if round % 4 == 3 { BasisSearch.remove(state.keptCount / 8, from: &state, scores: scores, multiple: 8) }
         }
         #expect(wastedWithout > 0)
     }
@@ -157,13 +157,13 @@ import Testing
         var options = PruningOptions()
         options.pruneRatio = 0.3
         options.channelMultiple = multiple
-        let floors = try #require(PruningSearch.floors(layers, options: options))
+        let floors = try #require(BasisSearch.floors(layers, options: options))
         var state = ScalingState(layers: layers)
         var random = SplitMix64(seed: 3)
         for _ in 0..<100 {
             let scores = Dictionary(uniqueKeysWithValues: layers.map { l in (l.factors, (0..<l.rank).map { _ in Double(random.nextFloat()) }) })
             let before = state.keptCount
-            PruningSearch.remove(max(1, before / 10), from: &state, scores: scores, multiple: multiple, floors: floors)
+            BasisSearch.remove(max(1, before / 10), from: &state, scores: scores, multiple: multiple, floors: floors)
             if state.keptCount == before { break }
         }
         for layer in layers {
@@ -172,7 +172,7 @@ import Testing
             if multiple == 1 || layer.rank > 8 { #expect(kept < layer.rank, "\(layer.name) lost nothing") }
         }
         options.pruneScope = .global
-        #expect(PruningSearch.floors(layers, options: options) == nil)
+        #expect(BasisSearch.floors(layers, options: options) == nil)
     }
 
     /// The same for channel spaces: every space with removable channels (here the residual

@@ -124,7 +124,7 @@ import Testing
         }
     }
 
-    /// A search whose rounds run on the compacted split (`PruningSearch.split`) accepts and
+    /// A search whose rounds run on the compacted split (`BasisSearch.split`) accepts and
     /// rejects the same rounds with the same validation accuracies and ends with the same
     /// factors as one on the masked full split.
     @Test func searchOnTheCompactedSplitIsTheSame() throws {
@@ -132,9 +132,9 @@ import Testing
         let (split, layers) = try Pipeline.split(model)
         let train = try PruneJobTests.data("range=0:600"), validation = try PruneJobTests.data("split=test,range=0:400")
         let options = PruneJobTests.smallBasisSearch(retrainImages: 256, maxAccuracyDrop: 4, roundFraction: 0.3)
-        var results: [PruningResult] = []
+        var results: [BasisSearchResult] = []
         for compacted in [false, true] {
-            let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+            let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
                                        validation: validation, validationIndices: Array(0..<400), options: options,
                                        split: compacted ? split : nil)
             var rounds = 0

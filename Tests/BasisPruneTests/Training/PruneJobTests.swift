@@ -82,7 +82,7 @@ import Testing
         let (split, layers) = try Pipeline.split(model)
         let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
         let options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 3, roundFraction: 0.2)
-        let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
                                    validation: validation, validationIndices: Array(0..<600), options: options)
         var seen: [Int] = []
         let stopped = try search.run(accepted: { _, round in
@@ -113,7 +113,7 @@ import Testing
         // Blocks of 32 bases: small fractions round to the same single block.
         var options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 1, roundFraction: 0.1)
         options.channelMultiple = 32
-        let search = PruningSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
                                    validation: validation, validationIndices: Array(0..<600), options: options)
         let result = try search.run()
         var failedSince: [[Int]] = [], failures = 0
