@@ -212,6 +212,7 @@ extension DNNLForward.Lowering {
         if let fused {
             result = fused.node.outputs[0]
             absorbed.insert(result)
+            absorbGELU(output)
         }
         return (result, fused)
     }
@@ -233,6 +234,7 @@ extension DNNLForward.Lowering {
     /// A Relu or Clip that alone reads `output`, as an eltwise (algorithm, alpha, beta).
     /// In training only activations whose gradient oneDNN computes from their output.
     func fusible(_ output: String) -> DNNLForward.Activation? {
+        if !training, let gelu = geluActivation(output) { return gelu }
         guard plan.readers[output] == 1, let reader = graph.nodes.first(where: { $0.inputs.first == output }),
               let e = eltwise(reader) else { return nil }
         return training && DNNLForward.usingOutput(e.alg) == nil ? nil : e

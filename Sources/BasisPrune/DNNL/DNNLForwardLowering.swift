@@ -21,6 +21,10 @@ extension DNNLForward {
         /// Per Conv output read by a Mul by a constant per output channel: the Mul's scales
         /// (one per channel) and output.
         var scaleOf: [String: (values: [Float], output: String)] = [:]
+        /// GELUs written out in elementwise ops (`GELUPattern`), by input; and per output of
+        /// one of their nodes, the GELU's input.
+        let gelus: [String: GELUPattern]
+        let geluOfNode: [String: String]
         var training: Bool { forward.training }
 
         init(_ forward: DNNLForward, graph: Graph, opset: Int64, constants: [String: Value], facts: [String: ValueFacts]) {
@@ -30,6 +34,12 @@ extension DNNLForward {
             self.constants = constants
             self.facts = facts
             plan = BufferPlan(graph, training: forward.training)
+            var scalars: [String: Float] = [:]
+            for (name, v) in constants where v.dataType == .float && v.count == 1 { scalars[name] = v.floats[0] }
+            gelus = GELUPattern.all(in: graph, constants: scalars)
+            var geluOfNode: [String: String] = [:]
+            for (input, g) in gelus { for i in g.nodes { geluOfNode[graph.nodes[i].outputs[0]] = input } }
+            self.geluOfNode = geluOfNode
             propagation = forward.training ? dnnl_forward_training : dnnl_forward_inference
         }
 
@@ -72,6 +82,14 @@ extension DNNLForward {
         func lower(_ node: Node) throws(Unsupported) {
             if node.opType == "Constant" || node.outputs.allSatisfy({ constants[$0] != nil }) { return }
             if absorbed.contains(node.outputs.first ?? "") { return }
+            if let v = geluOfNode[node.outputs.first ?? ""], forward.tensors[v] != nil {
+                try lowerGELU(v)
+                return
+            }
+            if node.opType == "Transpose", forward.tensors[node.inputs.first ?? ""] != nil {
+                try lowerChannelNorm(node)
+                return
+            }
             guard DNNLForward.coveredOps.contains(node.opType), node.domain.map({ $0.isEmpty || $0 == "ai.onnx" }) ?? true else {
                 throw Unsupported(description: "\(node.displayName): \(node.opType) is not covered by the oneDNN path")
             }

@@ -274,6 +274,13 @@ public struct ChannelDependency: Sendable {
                 guard let x = node.input(0), rawOf[x] != nil else { return }
                 join(output, to: x)
                 for extra in node.outputs.dropFirst() where !extra.isEmpty { block(x, "\(what) has a second output") }
+            case "Pow":
+                // x^p with one constant exponent acts per element (GELU's tanh form cubes its input).
+                guard let x = node.input(0), rawOf[x] != nil, let p = node.input(1), isConstant(p), facts[p]?.shape.reduce(1, *) == 1 else {
+                    for input in tracked { block(input, "read by \(what)") }
+                    return
+                }
+                join(output, to: x)
             case "Pad":
                 guard let x = node.input(0), rawOf[x] != nil else { return }
                 let rank = facts[x]?.shape.count ?? 0

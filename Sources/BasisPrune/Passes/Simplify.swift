@@ -11,6 +11,8 @@
 ///    Convs' `pads`.
 /// 3. Identity, and Dropout in inference mode, are removed (their readers read the input).
 /// 4. Dead nodes and unused initializers are removed.
+/// 5. (Between 1 and 2.) The channels-last blocks of ConvNeXt-style graphs become 1x1 Convs and
+///    channels-first ops (`ChannelsLastToConv`).
 ///
 /// Node names and the names of the values that stay are kept. Graph inputs and outputs stay;
 /// an initializer that is also a graph input (IR version 4 and later) may be overridden at run
@@ -28,6 +30,8 @@ public enum Simplify {
         public var padsFused = 0
         /// Identity and Dropout nodes removed.
         public var passThroughsRemoved = 0
+        /// Channels-last blocks rewritten in NCHW (`ChannelsLastToConv`).
+        public var channelsLastBlocks = 0
     }
 
     /// Ops never folded: random outputs, or subgraphs.
@@ -47,6 +51,7 @@ public enum Simplify {
         let opset = model.defaultOpsetVersion ?? 21
         var graph = model.graph
         graph = try foldConstants(graph, opset: opset, irVersion: model.irVersion, statistics: &statistics)
+        (graph, statistics.channelsLastBlocks) = ChannelsLastToConv.run(graph, opset: opset)
         graph = fusePads(graph, opset: opset, statistics: &statistics)
         graph = removePassThroughs(graph, opset: opset, statistics: &statistics)
         graph = graph.removingDeadCode()

@@ -99,4 +99,25 @@ typedef struct {
 /* Runs on OpenMP's threads, each on a contiguous part. */
 void cdnnl_clip_backward(const cdnnl_clip_backward_problem *problem);
 
+/* LayerNormalization over the channels at each position: y = (x - mean) / sqrt(var + epsilon)
+   * scale[c] + bias[c], mean and var over the channels of one image at one position, for
+   tensors of images x channels x positions in a layout with channels in blocks of `block`
+   (1, 8 or 16, as `cdnnl_channel_dot`); the lanes of a last block past `channels` are written
+   as zeros. bias may be NULL. */
+typedef struct {
+    const float *x;
+    const float *scale;
+    const float *bias;
+    float *y;
+    int images;
+    int channels;
+    int positions;
+    int block;
+    float epsilon;
+} cdnnl_channel_norm_problem;
+
+/* Runs on OpenMP's threads; each position is normalised by one thread with its sums in channel
+   order, so the result does not depend on the thread count. */
+void cdnnl_channel_norm(const cdnnl_channel_norm_problem *problem);
+
 #endif
