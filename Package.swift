@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(name: "onnx-basisprune", dependencies: ["BasisPrune"]),
         .executableTarget(
             name: "bench", dependencies: ["BasisPrune"], path: "bench",
-            exclude: ["README.md", "ort_throughput.py", "methods.sh", "methods_row.py", "deploy.sh", "deploy.py", "latency_model.py", "calibration.py", "mpi.sh", "memory_phases.py", "native.py", "check_links.py", "results.py", "results.jsonl"]),
+            exclude: ["README.md", "ort_throughput.py", "methods.sh", "methods_row.py", "deploy.sh", "deploy.py", "latency_model.py", "calibration.py", "mpi.sh", "memory_phases.py", "native.py", "check_links.py", "results.py", "results.jsonl", "convnext.py"]),
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["BasisPrune"], path: "Tests/TestSupport", exclude: ["python"]),
