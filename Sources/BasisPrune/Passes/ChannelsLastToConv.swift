@@ -142,7 +142,7 @@ public enum ChannelsLastToConv {
             case "MatMul":
                 replacement[i] = [conv(node, graph: &graph, constants: constants, readers: readers, inside: Set(inside), dropped: &dropped, taken: &taken)]
             case "LayerNormalization":
-                replacement[i] = layerNorm(node, operands: node.inputs.dropFirst().map { $0.isEmpty ? $0 : $0 }, taken: &taken)
+                replacement[i] = layerNorm(node, in: graph, operands: node.inputs.dropFirst().map { $0.isEmpty ? $0 : $0 }, taken: &taken)
             case "ReduceMean":
                 var n = node
                 if n.ints("axes") != nil {
@@ -199,31 +199,20 @@ public enum ChannelsLastToConv {
     }
 
     /// LayerNormalization `node` over channels of an NCHW value: between its own two Transposes.
-    static func layerNorm(_ node: Node, operands: [String], taken: inout Set<String>) -> [Node] {
+    static func layerNorm(_ node: Node, in graph: Graph, operands: [String], taken: inout Set<String>) -> [Node] {
         let base = node.name ?? node.outputs[0]
-        let last = freshName(node.inputs[0] + "/channels_last", &taken)
-        let normed = freshName(node.outputs[0] + "/channels_last", &taken)
+        let last = graph.freshName(node.inputs[0] + "/channels_last", taken: &taken)
+        let normed = graph.freshName(node.outputs[0] + "/channels_last", taken: &taken)
         var ln = node
         ln.inputs[0] = last
         ln.outputs = [normed]
         ln.attributes = ln.attributes.map { $0.name == "axis" ? Attribute(name: "axis", value: .int(-1)) : $0 }
         return [
-            Node(name: freshName(base + "/to_channels_last", &taken), opType: "Transpose", inputs: [node.inputs[0]], outputs: [last],
+            Node(name: graph.freshName(base + "/to_channels_last", taken: &taken), opType: "Transpose", inputs: [node.inputs[0]], outputs: [last],
                  attributes: [Attribute(name: "perm", value: .ints([0, 2, 3, 1]))]),
             ln,
-            Node(name: freshName(base + "/to_channels_first", &taken), opType: "Transpose", inputs: [normed], outputs: [node.outputs[0]],
+            Node(name: graph.freshName(base + "/to_channels_first", taken: &taken), opType: "Transpose", inputs: [normed], outputs: [node.outputs[0]],
                  attributes: [Attribute(name: "perm", value: .ints([0, 3, 1, 2]))]),
         ]
-    }
-
-    static func freshName(_ base: String, _ taken: inout Set<String>) -> String {
-        var name = base
-        var i = 1
-        while taken.contains(name) {
-            name = "\(base)_\(i)"
-            i += 1
-        }
-        taken.insert(name)
-        return name
     }
 }
