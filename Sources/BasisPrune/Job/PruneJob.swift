@@ -132,10 +132,7 @@ public struct PruneJob: Sendable {
         let labelledValidation = data.validation
         let judged = try judgeInput(input, model: model, data: &data, options: options, estimateOnValidation: estimateOnValidation)
         clock.lap("validate input model")
-        if let work = options.retrainWork, let macs = original.layerMACs, macs > 0 {
-            options.retrainImages = min(options.retrainImages, max(PruningOptions.minimumRetrainImages, work / macs))
-        }
-        options.retrainImages = min(options.retrainImages, data.trainIndices.count)
+        options = options.sizingPasses(macsPerImage: original.layerMACs, trainImages: data.trainIndices.count)
         if options.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
             options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, batchSize: options.evaluationBatch,
@@ -315,6 +312,8 @@ public struct PruneJob: Sendable {
                 stages.skipped.removeAll { $0.stage == "split" }
                 continue
             }
+            // Kept short, as above; --help names the flag.
+            if result.stoppedAtRoundLimit, let most = options.basisRounds { clock.note("basis: stopped at \(most) rounds") }
             let rounds = result.history.filter { $0.accepted && $0.round > 0 }
             if let (state, round) = Array(zip(result.candidates, rounds)).last { stages.lastCandidate = candidate(state, round) }
             stages.basisResult = result

@@ -42,6 +42,8 @@ public struct BasisSearchResult: Sendable {
     public var candidates: [ScalingState]
     /// Seconds per phase, in order.
     public var phases: [PhaseClock.Phase]
+    /// Whether the search ended at `PruningOptions.basisRounds` rather than by itself.
+    public var stoppedAtRoundLimit = false
 }
 
 /// Trains the scaling factors, ranks bases by Taylor importance, and removes as many as the
@@ -124,7 +126,7 @@ public struct BasisSearch: Sendable {
         var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
         var importance: [String: [Double]] = [:]
         for epoch in 0..<options.epochs {
-            importance = try trainer.pass(shuffled(UInt64(epoch)), state: &state, optimizer: &optimizer,
+            importance = try trainer.pass(Array(shuffled(UInt64(epoch)).prefix(options.epochImages ?? trainIndices.count)), state: &state, optimizer: &optimizer,
                                           phase: "train factors (epoch \(epoch + 1)/\(options.epochs))",
                                           importanceImages: epoch + 1 == options.epochs ? options.importanceImages : 0).importance
         }
@@ -134,7 +136,7 @@ public struct BasisSearch: Sendable {
         }
         clock.lap("train factors")
         var accepted = state
-        var acceptedResult = try evaluate(state, phase: "validate trained factors")
+        var acceptedResult = try validateWritten(state, phase: "validate trained factors")
         // Round 0 is no candidate, but its bound says how far training the factors alone moved
         // the answers (on reduced runs whose round 0 was over the budget, every round failed).
         let trained = rule.judge(acceptedResult.correctness)
@@ -149,7 +151,7 @@ public struct BasisSearch: Sendable {
         }
         let floors = Self.floors(layers, options: options)
         let target = floors.map { $0.values.reduce(0, +) } ?? options.pruneRatio.map { Int((Double(state.rankTotal) * (1 - $0)).rounded()) }
-        var loop = RoundLoop(options: options, skipRepeatedFailures: true)
+        var loop = RoundLoop(options: options, skipRepeatedFailures: true, maximumRounds: options.basisRounds)
         try loop.run(alive: { accepted.keptCount }, limit: { alive in target.map { alive - max($0, layers.count) } },
                      propose: { count -> (state: ScalingState, count: Int)? in
                          var candidate = accepted
@@ -171,7 +173,7 @@ public struct BasisSearch: Sendable {
                      })
         clock.lap("prune in rounds")
         return BasisSearchResult(state: accepted, baselineValidationAccuracy: baseline, validationAccuracy: acceptedResult.accuracy,
-                             history: history, candidates: candidates, phases: clock.phases)
+                                 history: history, candidates: candidates, phases: clock.phases, stoppedAtRoundLimit: loop.stoppedAtLimit)
     }
 
     /// Round `round`'s retrain of `candidate` (which removed `removed` more bases) and its
@@ -194,13 +196,30 @@ public struct BasisSearch: Sendable {
         let measured = try roundTrainer.pass(retrain, state: &roundState, optimizer: &optimizer,
                                              phase: "round \(round): retrain after removing \(removed) bases",
                                              importanceImages: options.importanceImages).importance
-        let result = try evaluate(roundState, phase: "round \(round): validate", on: roundTrainer.executor)
-        guard let compact else {
+        if let compact {
+            compact.merge(roundState, into: &candidate)
+            roundTrainer.executor.releasePlans()
+        } else {
             candidate = roundState
-            return (result, measured)
         }
-        compact.merge(roundState, into: &candidate)
-        return (result, compact.expand(measured))
+        let phase = "round \(round): validate"
+        let result = try validateWritten(candidate, phase: phase)
+        return (result, compact?.expand(measured) ?? measured)
+    }
+
+    /// `state` validated as the model it would be written as (`Pipeline.export`: factors
+    /// folded, layers re-merged where the split saves nothing), as certification runs it (on
+    /// the search's executor when it was not given its split model). The written model runs at about the input
+    /// model's speed, the split about half that (a split 1x1 layer runs its basis and its
+    /// scaling conv: at 224x224, 33 img/s against 95-138).
+    func validateWritten(_ state: ScalingState, phase: String) throws(EngineError) -> EvaluationResult {
+        guard let split else { return try evaluate(state, phase: phase) }
+        let written: Model
+        do { written = try Pipeline.export(split, layers: layers, choices: state.choices) } catch {
+            throw EngineError(node: error.node, opType: "", reason: "\(error.pass): \(error.reason)")
+        }
+        return try Executor(model: written).evaluate(validation, indices: validationIndices, batchSize: options.evaluationBatch,
+                                                     reporter: PhaseReporter(base: reporter, phase: phase), sharing: options.sharing)
     }
 
     /// With a fixed ratio of every layer (`PruneScope.layer`): the bases each layer keeps, by

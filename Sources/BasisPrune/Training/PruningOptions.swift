@@ -100,6 +100,15 @@ public struct PruningOptions: Sendable {
     /// model (7.8 M MACs each) fit 4e11, 224x224 Lite0 (385 M) gets about 1,000.
     public var retrainWork: Int?
     public static let minimumRetrainImages = 500
+    /// Training images the factor-training epochs run over (the first of each epoch's
+    /// shuffled order); nil: all of them. The job sets it from `retrainWork` (half as much
+    /// again as a round's retrain, never fewer than a round's images): every training image of
+    /// the 32x32 model (7.8 M MACs each), about 1,600 of 224x224 Lite0 (385 M).
+    public var epochImages: Int?
+    /// The most rounds the basis search tries (accepted or not); nil: no limit. Each round
+    /// retrains and validates its candidate; at 224x224 a round costs about 70 s on 2 cores,
+    /// and late rounds remove a few bases each (docs/benchmarks.md, "Native resolution").
+    public var basisRounds: Int? = 10
     /// Basis importance is measured on the last this many images of each training pass (the
     /// last factor-training epoch and every round's retrain); the batches before them only
     /// train, which with a teacher takes one backward sweep instead of two. Nil (the default):
@@ -136,4 +145,17 @@ public struct PruningOptions: Sendable {
     public var evaluationBatch = 256
 
     public init() {}
+
+    /// The options with `retrainImages` and `epochImages` sized for a model of `macs`
+    /// multiply-accumulates per image under `retrainWork` (as they are without it or without
+    /// `macs`), and `retrainImages` at most `trainImages`.
+    public func sizingPasses(macsPerImage macs: Int?, trainImages: Int) -> PruningOptions {
+        var options = self
+        if let work = retrainWork, let macs, macs > 0 {
+            options.retrainImages = min(retrainImages, max(Self.minimumRetrainImages, work / macs))
+            options.epochImages = max(options.retrainImages, work * 3 / 2 / macs)
+        }
+        options.retrainImages = min(options.retrainImages, trainImages)
+        return options
+    }
 }

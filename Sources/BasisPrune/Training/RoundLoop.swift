@@ -2,7 +2,7 @@
 /// fraction of what remains (never past a fixed target), the search tries the candidate, and
 /// keeps it if accepted or halves the fraction if not. The loop ends when a round would remove
 /// nothing, when the fraction falls below `minimumFraction` (searches without a fixed target),
-/// or when the search says so after an accepted round.
+/// after `maximumRounds` rounds (the same), or when the search says so after an accepted round.
 struct RoundLoop {
     /// What trying a candidate came to.
     enum Outcome {
@@ -21,10 +21,15 @@ struct RoundLoop {
     /// one flatters it, so the fraction is halved again instead (the basis search retrains;
     /// the filter search's candidates are deterministic and it tries them as they come).
     let skipRepeatedFailures: Bool
+    /// The most rounds tried (nil: no limit; ignored with a fixed target).
+    let maximumRounds: Int?
     /// The last round tried (1 for the first).
     private(set) var round = 0
+    /// Whether the loop ended at `maximumRounds`.
+    private(set) var stoppedAtLimit = false
 
-    init(options: PruningOptions, skipRepeatedFailures: Bool) {
+    init(options: PruningOptions, skipRepeatedFailures: Bool, maximumRounds: Int? = nil) {
+        self.maximumRounds = options.pruneRatio == nil ? maximumRounds : nil
         fraction = options.roundFraction
         minimumFraction = options.minimumRoundFraction
         fixedTarget = options.pruneRatio != nil
@@ -47,6 +52,10 @@ struct RoundLoop {
             if skipRepeatedFailures && failed.contains(key(candidate)) {
                 fraction /= 2
                 continue
+            }
+            if let most = maximumRounds, round >= most {
+                stoppedAtLimit = true
+                return
             }
             round += 1
             switch try attempt(candidate, round) {

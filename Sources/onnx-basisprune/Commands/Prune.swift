@@ -36,6 +36,7 @@ enum PruneCommand {
     static var table: OptionTable<PruningOptions> {
         let d = defaults
         func g(_ v: Double) -> String { String(format: "%g", v) }
+        let work = d.retrainWork.map { g(Double($0)) } ?? "-"
         return OptionTable(sections: [
             .init(title: "METHOD", options: [
                 .choice("--method", PruningOptions.Method.self,
@@ -66,10 +67,15 @@ enum PruneCommand {
                 .number("--prune-ratio", "R", in: 0...0.999, "remove this fraction of the bases (and with filter, of the channels) instead of searching; the result is still checked") { $0.pruneRatio = $1 },
                 .choice("--objective", Objective.self, "the cost a basis or channel group is ranked against, and by which a split layer is kept split or re-merged at export. params (default): weight and bias elements (on the full Fashion-MNIST run the smallest and also the fastest certified output in onnxruntime); macs: multiply-accumulates per image at the model's input size, what a layer's time on a CPU grows with; latency: MACs plus a fixed cost per Conv measured in onnxruntime (a split layer runs two Convs, so it stays split only when it saves more than that). docs/benchmarks.md") { $0.objective = $1 },
                 .positive("--channel-multiple", "N", "kept channels of every pruned space and kept bases of every split layer are multiples of N, or the full width, because runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO) run other widths on slower paths (default \(d.channelMultiple); 1 turns it off; 16 or 32 for some GPUs and accelerators)") { $0.channelMultiple = $1 },
-                Entry("--retrain-images", "N|auto", "training images each round retrains on, filter pruning measures importance on, and --removed mean measures its means on. auto (default): \(d.retrainImages), or fewer for a costlier model, so a pass costs at most 4e11 multiply-accumulates (at least \(PruningOptions.minimumRetrainImages) images): \(d.retrainImages) for a Lite0 at 32x32, about 1000 at 224x224") { (o, text) throws(CLIError) in
+                Entry("--retrain-images", "N|auto", "training images each round retrains on, filter pruning measures importance on, and --removed mean measures its means on. auto (default): \(d.retrainImages), or fewer for a costlier model, so a pass costs at most \(work) multiply-accumulates (at least \(PruningOptions.minimumRetrainImages) images): \(d.retrainImages) for a Lite0 at 32x32, about 1000 at 224x224; the factor-training epoch then runs over at most half as many again (every image at 32x32, about 1,600 at 224x224). N: N per round, and the epoch over every training image") { (o, text) throws(CLIError) in
                     guard text != "auto" else { return }
                     guard let n = Int(text), n > 0 else { throw .usage("--retrain-images '\(text)' is not a positive integer or auto") }
                     (o.retrainImages, o.retrainWork) = (n, nil)
+                },
+                Entry("--basis-rounds", "N|none", "the most rounds the basis search tries, accepted or not (default \(d.basisRounds.map(String.init) ?? "none")); each retrains and validates a candidate, so this bounds the search's time (at 224x224 a round takes about 70 s on 2 cores, and the late rounds remove a few bases each). The summary says when the search stopped here. none: until a round at the smallest fraction fails") { (o, text) throws(CLIError) in
+                    guard text != "none" else { o.basisRounds = nil; return }
+                    guard let n = Int(text), n > 0 else { throw .usage("--basis-rounds '\(text)' is not a positive integer or none") }
+                    o.basisRounds = n
                 },
             ]),
             .init(title: "CERTIFICATION", options: [

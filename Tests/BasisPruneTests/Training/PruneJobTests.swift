@@ -19,6 +19,7 @@ import Testing
         options.learningRate = 0.001
         options.maxAccuracyDrop = maxAccuracyDrop
         options.roundFraction = roundFraction
+        options.basisRounds = nil
         return options
     }
 
@@ -99,6 +100,26 @@ import Testing
         #expect(further.candidates.count == 2 && further.history.count > stopped.history.count)
         #expect(further.history.prefix(stopped.history.count).elementsEqual(stopped.history))
         #expect(further.candidates[0].kept == stopped.candidates[0].kept)
+    }
+
+    /// Given its split model, the search judges each candidate as the model it would write
+    /// (factors folded, layers re-merged): a round's validation accuracy is the exported
+    /// candidate's own, measured independently. It stops after `basisRounds` and says so.
+    @Test func roundsValidateTheWrittenModel() throws {
+        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
+        let (split, layers) = try Pipeline.split(model)
+        let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
+        var options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 3, roundFraction: 0.2)
+        options.basisRounds = 2
+        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+                                 validation: validation, validationIndices: Array(0..<600), options: options, split: split)
+        let result = try search.run()
+        #expect(result.history.count == 3 && result.stoppedAtRoundLimit)
+        let lastAccepted = try #require(result.history.last { $0.accepted && $0.round > 0 })
+        let written = try Pipeline.export(split, layers: layers, choices: result.state.choices)
+        let accuracy = try Executor(model: written).evaluate(validation, indices: Array(0..<600), batchSize: 100).accuracy
+        #expect(accuracy == lastAccepted.validationAccuracy)
+        #expect(try GraphSummary(model: written).layerParameters < GraphSummary(model: model).layerParameters)
     }
 
     /// A failed round is never retried as it was: when the halved fraction rounds (to the channel
