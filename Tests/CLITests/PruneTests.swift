@@ -200,6 +200,8 @@ import Testing
          "onnx-basisprune: --memory-limit '12' is not a size of at least 64M (e.g. 6G, 512M) or none"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--retrain-images", "many"],
          "onnx-basisprune: --retrain-images 'many' is not a positive integer or auto"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--basis-rounds", "0"],
+         "onnx-basisprune: --basis-rounds '0' is not a positive integer or none"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--confidence", "1"],
          "onnx-basisprune: --confidence '1' is not a number in 0.5...0.9999"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--importance-images", "0"],

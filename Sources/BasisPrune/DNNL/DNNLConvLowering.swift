@@ -247,16 +247,7 @@ extension DNNLForward.Lowering {
         case "Sigmoid": return (node, dnnl_eltwise_logistic, 0, 0)
         case "HardSwish": return (node, dnnl_eltwise_hardswish, 0, 0)
         case "Clip":
-            var lo: Float = -.infinity, hi: Float = .infinity
-            if opset < 11 {
-                lo = node.float("min", default: lo)!
-                hi = node.float("max", default: hi)!
-            } else {
-                for (i, name) in node.inputs.enumerated().dropFirst() where !name.isEmpty {
-                    guard let v = constants[name], v.dataType == .float, v.count == 1 else { return nil }
-                    if i == 1 { lo = v.floats[0] } else { hi = v.floats[0] }
-                }
-            }
+            guard let (lo, hi) = ClipOp.floatBounds(node, opset: opset, input: { node.input($0).flatMap { constants[$0] } }) else { return nil }
             return (node, dnnl_eltwise_clip_v2, lo, hi)
         default: return nil
         }

@@ -18,8 +18,7 @@ extension ClipOp: Differentiable {
         let x = try node.required(inputs, 0)
         try x.requireFloat(node)
         let bound = { (i: Int) -> Value? in i < inputs.count ? inputs[i] : nil }
-        let lo = opset < 11 ? node.float("min", default: -.infinity)! : bound(1)?.floats.first ?? -.infinity
-        let hi = opset < 11 ? node.float("max", default: .infinity)! : bound(2)?.floats.first ?? .infinity
+        guard let (lo, hi) = ClipOp.floatBounds(node, opset: opset, input: bound) else { throw EngineError(node, "bounds must be float scalars") }
         result[0] = x.mapFloats { xp, out, count in
             dy.withElements(as: Float.self) { Elementwise.activationBackward(.clip(min: lo, max: hi), input: xp, dY: $0.baseAddress!, into: out, count: count) }
         }

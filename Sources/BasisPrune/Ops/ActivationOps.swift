@@ -39,21 +39,22 @@ struct ClipOp: Operator {
     init(node: Node, context: BuildContext) throws(EngineError) {
         self.node = node
         opset = context.opset
-        if opset < 11 {
-            constantBounds = (node.float("min", default: -.infinity)!, node.float("max", default: .infinity)!)
-        } else {
-            // A bound given by a non-constant input cannot be fused.
-            func bound(_ i: Int, _ absent: Float) -> Float? {
-                guard let name = node.input(i) else { return absent }
-                guard let v = context.constants[name], v.dataType == .float, v.count == 1 else { return nil }
-                return v.floats[0]
-            }
-            if let lo = bound(1, -.infinity), let hi = bound(2, .infinity) {
-                constantBounds = (lo, hi)
-            } else {
-                constantBounds = nil
-            }
+        // A bound given by a non-constant input cannot be fused.
+        constantBounds = Self.floatBounds(node, opset: opset) { node.input($0).flatMap { context.constants[$0] } }
+    }
+
+    /// The float bounds of a Clip: its min/max attributes (opset < 11), or its optional min and
+    /// max inputs as `input(i)` gives them, where an absent input leaves that side open; nil
+    /// when a given bound is not a float scalar (`input` has no value for it). The one reading
+    /// of Clip's bounds for the reference kernels, their gradients and the oneDNN lowering.
+    static func floatBounds(_ node: Node, opset: Int64, input: (Int) -> Value?) -> (min: Float, max: Float)? {
+        if opset < 11 { return (node.float("min", default: -.infinity)!, node.float("max", default: .infinity)!) }
+        var bounds: [Float] = [-.infinity, .infinity]
+        for i in 1...2 where node.input(i) != nil {
+            guard let v = input(i), v.dataType == .float, v.count == 1 else { return nil }
+            bounds[i - 1] = v.floats[0]
         }
+        return (bounds[0], bounds[1])
     }
 
     func run(_ inputs: [Value?]) throws(EngineError) -> [Value] {
@@ -76,8 +77,7 @@ struct ClipOp: Operator {
         }
         switch x.dataType {
         case .float:
-            let lo = opset < 11 ? node.float("min", default: -.infinity)! : bound(1)?.floats.first ?? -.infinity
-            let hi = opset < 11 ? node.float("max", default: .infinity)! : bound(2)?.floats.first ?? .infinity
+            guard let (lo, hi) = Self.floatBounds(node, opset: opset, input: bound) else { throw EngineError(node, "bounds must be float scalars") }
             x.withElements(as: Float.self) { src in
                 y.withMutableElements(as: Float.self) { Elementwise.activation(.clip(min: lo, max: hi), src.baseAddress!, into: $0.baseAddress!, count: $0.count) }
             }
