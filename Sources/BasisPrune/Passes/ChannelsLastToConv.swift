@@ -142,7 +142,7 @@ public enum ChannelsLastToConv {
             case "MatMul":
                 replacement[i] = [conv(node, graph: &graph, constants: constants, readers: readers, inside: Set(inside), dropped: &dropped, taken: &taken)]
             case "LayerNormalization":
-                replacement[i] = layerNorm(node, in: graph, operands: node.inputs.dropFirst().map { $0.isEmpty ? $0 : $0 }, taken: &taken)
+                replacement[i] = layerNorm(node, in: graph, operands: Array(node.inputs.dropFirst()), taken: &taken)
             case "ReduceMean":
                 var n = node
                 if n.ints("axes") != nil {

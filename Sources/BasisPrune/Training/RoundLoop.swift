@@ -29,7 +29,7 @@ struct RoundLoop {
     private(set) var stoppedAtLimit = false
 
     init(options: PruningOptions, skipRepeatedFailures: Bool, maximumRounds: Int? = nil) {
-        self.maximumRounds = options.pruneRatio == nil ? maximumRounds : nil
+        self.maximumRounds = maximumRounds
         fraction = options.roundFraction
         minimumFraction = options.minimumRoundFraction
         fixedTarget = options.pruneRatio != nil
@@ -53,7 +53,7 @@ struct RoundLoop {
                 fraction /= 2
                 continue
             }
-            if let most = maximumRounds, round >= most {
+            if !fixedTarget, let most = maximumRounds, round >= most {
                 stoppedAtLimit = true
                 return
             }

@@ -23,6 +23,19 @@ import Testing
         return options
     }
 
+    /// A basis search of the bundled model (simplified, split) on training images 0-599,
+    /// validated on test images 0-599; `givenSplit`: with its split model, so rounds run
+    /// compacted and validate the written model.
+    static func basisSearch(_ options: PruningOptions, givenSplit: Bool = false) throws
+        -> (search: BasisSearch, model: Model, split: Model, layers: [SplitLayer], validation: Preprocessor) {
+        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
+        let (split, layers) = try Pipeline.split(model)
+        let train = try data("range=0:600"), validation = try data("split=test,range=0:600")
+        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
+                                 validation: validation, validationIndices: Array(0..<600), options: options, split: givenSplit ? split : nil)
+        return (search, model, split, layers, validation)
+    }
+
     /// Validation and certification images are disjoint, cover the given ones, and depend only
     /// on the seed.
     @Test func carvingIsDisjointAndSeeded() {
@@ -79,12 +92,7 @@ import Testing
     /// candidate ends right there, and what it found up to then is what the search that goes on
     /// found (same history, same candidate), so stopping changes no look.
     @Test func searchStopsWhereTheHookSays() throws {
-        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
-        let (split, layers) = try Pipeline.split(model)
-        let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
-        let options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 3, roundFraction: 0.2)
-        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
-                                   validation: validation, validationIndices: Array(0..<600), options: options)
+        let search = try Self.basisSearch(Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 3, roundFraction: 0.2)).search
         var seen: [Int] = []
         let stopped = try search.run(accepted: { _, round in
             seen.append(round.round)
@@ -106,13 +114,9 @@ import Testing
     /// (factors folded, layers re-merged): a round's validation accuracy is the exported
     /// candidate's own, measured independently. It stops after `basisRounds` and says so.
     @Test func roundsValidateTheWrittenModel() throws {
-        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
-        let (split, layers) = try Pipeline.split(model)
-        let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
         var options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 3, roundFraction: 0.2)
         options.basisRounds = 2
-        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
-                                 validation: validation, validationIndices: Array(0..<600), options: options, split: split)
+        let (search, model, split, layers, validation) = try Self.basisSearch(options, givenSplit: true)
         let result = try search.run()
         #expect(result.history.count == 3 && result.stoppedAtRoundLimit)
         let lastAccepted = try #require(result.history.last { $0.accepted && $0.round > 0 })
@@ -128,14 +132,10 @@ import Testing
     /// two accepted rounds every failed one removes something else (a different count of bases,
     /// or of parameters).
     @Test func failedRemovalsAreNotRetried() throws {
-        let model = try Simplify.run(try ONNXImporter.load(path: Fixtures.bundledModel)).model
-        let (split, layers) = try Pipeline.split(model)
-        let train = try Self.data("range=0:600"), validation = try Self.data("split=test,range=0:600")
         // Blocks of 32 bases: small fractions round to the same single block.
         var options = Self.smallBasisSearch(retrainImages: 300, maxAccuracyDrop: 1, roundFraction: 0.1)
         options.channelMultiple = 32
-        let search = BasisSearch(executor: try Executor(model: split), layers: layers, train: train, trainIndices: Array(0..<600),
-                                   validation: validation, validationIndices: Array(0..<600), options: options)
+        let search = try Self.basisSearch(options).search
         let result = try search.run()
         var failedSince: [[Int]] = [], failures = 0
         for round in result.history.dropFirst() {
