@@ -6,7 +6,11 @@ import Testing
 @Suite struct BasisSplitTests {
     /// Issue acceptance 1: the split model, exported, gives the input model's logits within
     /// 1e-4 in onnxruntime on 256 Fashion-MNIST test images, for both shared models.
-    @Test(arguments: [("fmnist", 32), ("imagenet", 224)])
+    @Test func splitFashionMNISTModelIsExactInONNXRuntime() throws { try splitModelIsExactInONNXRuntime(model: "fmnist", size: 32) }
+
+    /// The same at 224x224 (about 10 s: left to make test).
+    @Test func splitImageNetModelIsExactInONNXRuntime() throws { try splitModelIsExactInONNXRuntime(model: "imagenet", size: 224) }
+
     func splitModelIsExactInONNXRuntime(model name: String, size: Int) throws {
         let path = name == "fmnist" ? Fixtures.fmnistModel : Fixtures.imagenetModel
         let original = try ONNXImporter.load(path: path)
