@@ -67,8 +67,11 @@ if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "backends" {
 if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     let batch = CommandLine.arguments.count >= 3 ? Int(CommandLine.arguments[2]) ?? 128 : 128
     let size = CommandLine.arguments.count >= 4 ? Int(CommandLine.arguments[3]) ?? 32 : 32
-    let file = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
-    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + file).standardizedFileURL.path
+    // A model path as the fourth argument (e.g. ConvNeXt-Tiny), else the fixture for the size.
+    let fixture = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
+    let path = CommandLine.arguments.count >= 5 ? CommandLine.arguments[4]
+        : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + fixture).standardizedFileURL.path
+    let file = (path as NSString).lastPathComponent
     let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
     let factors = model.graph.initializersByName
     var parameters: [String: Value] = [:]
@@ -100,8 +103,11 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
 if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "compact", let mode = CompactSplit.Mode(rawValue: CommandLine.arguments[3]) {
     let batch = CommandLine.arguments.count >= 5 ? Int(CommandLine.arguments[4]) ?? 128 : 128
     let size = CommandLine.arguments.count >= 6 ? Int(CommandLine.arguments[5]) ?? 32 : 32
-    let file = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
-    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + file).standardizedFileURL.path
+    // A model path as the fourth argument (e.g. ConvNeXt-Tiny), else the fixture for the size.
+    let fixture = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
+    let path = CommandLine.arguments.count >= 5 ? CommandLine.arguments[4]
+        : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + fixture).standardizedFileURL.path
+    let file = (path as NSString).lastPathComponent
     let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
     var shares: [String: Double] = [:]
     let uniform = Double(CommandLine.arguments[2])

@@ -1,52 +1,50 @@
 #include "cdnnl_kernels.h"
+#include "channel_sums.h"
 #include "kernels_private.h"
 
 #include <math.h>
+#include <string.h>
 
-/* Positions are taken in tiles of this many, so a tile's per-position sums stay in registers or
-   L1 while the channel blocks are walked. */
+/* Positions are taken in tiles of this many, so a tile's per-position sums stay in L1 while the
+   channel blocks are walked. */
 enum { TILE = 64 };
 
 /* Tile [q0, q0 + n) of one image (its first float at x, as y): two passes over the channels for
    the mean and then the variance of the deviations (as LayerNormalization's reference computes
-   them), then one writing (x - mean) / sqrt(var + eps) * scale[c] + bias[c]. Every sum runs over
-   the channels in order, so the result does not depend on how tiles are shared out. */
+   them), then one writing (x - mean) / sqrt(var + eps) * scale[c] + bias[c]. The sums are
+   `channel_sums.h`'s, so the result does not depend on the layout or on how tiles are shared
+   out. */
 static void tile(const cdnnl_channel_norm_problem *p, const float *x, float *y, int q0, int n) {
     const int b = p->block, blocks = (p->channels + b - 1) / b, hw = p->positions;
     const float count = (float)p->channels;
-    float mean[TILE], rstd[TILE];
-    for (int q = 0; q < n; q++) mean[q] = 0.0f, rstd[q] = 0.0f;
+    float acc[TILE][8], mean[TILE], rstd[TILE];
+    memset(acc, 0, sizeof acc);
     for (int cb = 0; cb < blocks; cb++) {
         const int lanes = (cb + 1) * b <= p->channels ? b : p->channels - cb * b;
         const float *xb = x + (long)cb * hw * b + (long)q0 * b;
-        for (int q = 0; q < n; q++) {
-            float s = 0.0f;
-            for (int l = 0; l < lanes; l++) s += xb[q * b + l];
-            mean[q] += s;
-        }
+        for (int q = 0; q < n; q++) channel_sum(acc[q], xb + q * b, cb * b, lanes);
     }
-    for (int q = 0; q < n; q++) mean[q] /= count;
+    for (int q = 0; q < n; q++) mean[q] = channel_sum_total(acc[q]) / count;
+    memset(acc, 0, sizeof acc);
     for (int cb = 0; cb < blocks; cb++) {
         const int lanes = (cb + 1) * b <= p->channels ? b : p->channels - cb * b;
         const float *xb = x + (long)cb * hw * b + (long)q0 * b;
-        for (int q = 0; q < n; q++) {
-            float s = 0.0f;
-            for (int l = 0; l < lanes; l++) {
-                const float d = xb[q * b + l] - mean[q];
-                s += d * d;
-            }
-            rstd[q] += s;
-        }
+        for (int q = 0; q < n; q++) channel_sum_squares(acc[q], xb + q * b, mean[q], cb * b, lanes);
     }
-    for (int q = 0; q < n; q++) rstd[q] = 1.0f / sqrtf(rstd[q] / count + p->epsilon);
+    for (int q = 0; q < n; q++) rstd[q] = 1.0f / sqrtf(channel_sum_total(acc[q]) / count + p->epsilon);
     for (int cb = 0; cb < blocks; cb++) {
-        const float *xb = x + (long)cb * hw * b + (long)q0 * b;
+        const int lanes = (cb + 1) * b <= p->channels ? b : p->channels - cb * b;
+        const float *xb = x + (long)cb * hw * b + (long)q0 * b, *scale = p->scale + cb * b, *bias = p->bias ? p->bias + cb * b : NULL;
         float *yb = y + (long)cb * hw * b + (long)q0 * b;
         for (int q = 0; q < n; q++) {
-            for (int l = 0; l < b; l++) {
-                const int c = cb * b + l;
-                yb[q * b + l] = c < p->channels ? (xb[q * b + l] - mean[q]) * rstd[q] * p->scale[c] + (p->bias ? p->bias[c] : 0.0f) : 0.0f;
-            }
+            const float m = mean[q], r = rstd[q];
+            float *out = yb + q * b;
+            const float *in = xb + q * b;
+            if (bias)
+                for (int l = 0; l < lanes; l++) out[l] = (in[l] - m) * r * scale[l] + bias[l];
+            else
+                for (int l = 0; l < lanes; l++) out[l] = (in[l] - m) * r * scale[l];
+            for (int l = lanes; l < b; l++) out[l] = 0.0f;
         }
     }
 }

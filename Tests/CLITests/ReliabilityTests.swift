@@ -209,9 +209,7 @@ import Testing
     // MARK: helpers
 
     static func copyDirectory(_ label: String) throws -> String {
-        let path = NSTemporaryDirectory() + "basisprune-rel-\(label)-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        Fixtures.temporaryDirectory("rel-\(label)")
     }
 
     /// Plain (not gzipped) t10k IDX files whose image header says `count` x `rows` x `columns`,

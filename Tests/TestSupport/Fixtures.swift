@@ -38,9 +38,21 @@ public enum Fixtures {
         return repositoryRoot + "/.build/release/onnx-basisprune"
     }
 
-    /// A fresh temporary directory.
+    /// The test process's own folder under the system's temporary directory, holding every
+    /// `temporaryDirectory`; removed when the process exits, unless BASISPRUNE_KEEP_TEST_FILES
+    /// is set (to look at a failed test's files). A run used to leave about 60 folders behind.
+    static let scratchRoot: String = {
+        let root = NSTemporaryDirectory() + "basisprune-tests-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        if ProcessInfo.processInfo.environment["BASISPRUNE_KEEP_TEST_FILES"] == nil {
+            atexit { try? FileManager.default.removeItem(atPath: Fixtures.scratchRoot) }
+        }
+        return root
+    }()
+
+    /// A fresh temporary directory (in `scratchRoot`).
     public static func temporaryDirectory(_ label: String = "test") -> String {
-        let path = NSTemporaryDirectory() + "basisprune-\(label)-\(UUID().uuidString)"
+        let path = scratchRoot + "/\(label)-\(UUID().uuidString)"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -25,7 +25,19 @@ extension DNNLForward {
             var eltwise: (alg: dnnl_alg_kind_t, alpha: Float, beta: Float)?
         }
 
+        /// LayerNormalization over the channels of `x` (`lowerChannelNorm`); `input` is the
+        /// memory the forward step read (`x`, or its copy in a channel layout).
+        struct ChannelNorm {
+            var x: String
+            var input: dnnl_memory_t
+            var y: String
+            var layout: ChannelLayout
+            var scale: UnsafeMutablePointer<Float>
+            var epsilon: Float
+        }
+
         case conv(Conv)
+        case channelNorm(ChannelNorm)
         case eltwise(hint: dnnl_primitive_desc_t, x: String, y: String, alg: dnnl_alg_kind_t, alpha: Float, beta: Float)
         /// `y = a + b` or `a * b`; `b` may broadcast, `bInLayout` is `b` in `a`'s layout.
         case binary(add: Bool, a: String, b: String, bInLayout: String, y: String)
@@ -40,6 +52,7 @@ extension DNNLForward {
         var inputs: [String] {
             switch self {
             case .conv(let c): [c.x]
+            case .channelNorm(let n): [n.x]
             case .eltwise(_, let x, _, _, _, _), .pool(_, let x, _, _, _, _, _), .view(let x, _), .dense(let x, _, _, _), .identity(let x, _): [x]
             case .binary(_, let a, let b, _, _): [a, b]
             }
@@ -48,6 +61,7 @@ extension DNNLForward {
         var output: String {
             switch self {
             case .conv(let c): c.y
+            case .channelNorm(let n): n.y
             case .eltwise(_, _, let y, _, _, _), .pool(_, _, let y, _, _, _, _), .view(_, let y), .dense(_, let y, _, _), .identity(_, let y),
                  .binary(_, _, _, _, let y): y
             }
@@ -258,6 +272,10 @@ struct ChannelLayout {
     var positions: Int
     /// Channels per block (1 for plain).
     var block: Int
+
+    init(images: Int, channels: Int, positions: Int, block: Int) {
+        (self.images, self.channels, self.positions, self.block) = (images, channels, positions, block)
+    }
 
     init?(dims: [Int], md: dnnl_memory_desc_t) {
         guard dims.count == 2 || dims.count == 4 else { return nil }

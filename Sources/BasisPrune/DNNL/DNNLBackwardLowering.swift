@@ -40,7 +40,26 @@ extension DNNLForward {
                 try poolGradient(hint: hint, x: x, y: y, alg: alg, kernel: kernel, strides: strides, pads: pads, dy)
             case .dense(let x, let y, let transposed, let eltwise): try denseGradient(x: x, y: y, transposed: transposed, eltwise: eltwise, dy)
             case .conv(let c): try convGradient(c, dy)
+            case .channelNorm(let n): try channelNormGradient(n, dy)
             }
+        }
+
+        /// LayerNormalization over channels: our own step, from `dy` in the layout the forward
+        /// step read, into a gradient of that layout.
+        func channelNormGradient(_ n: Recipe.ChannelNorm, _ dy: dnnl_memory_t) throws(Unsupported) {
+            let data = md(of: n.input)
+            let (xMemory, dyMemory) = (n.input, try inLayout(dy, data))
+            let dx = try scratch(data)
+            let (layout, scale, epsilon) = (n.layout, n.scale, n.epsilon)
+            forward.backwardSteps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: xMemory),
+                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: dyMemory),
+                                                             dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)]) {
+                var problem = cdnnl_channel_norm_backward_problem(x: DNNLForward.handle(xMemory), scale: scale, dy: DNNLForward.handle(dyMemory),
+                                                                  dx: DNNLForward.handle(dx), images: Int32(layout.images), channels: Int32(layout.channels),
+                                                                  positions: Int32(layout.positions), block: Int32(layout.block), epsilon: epsilon)
+                cdnnl_channel_norm_backward(&problem)
+            })
+            try contribute(n.x, dx, alias: true)
         }
 
         /// Flatten/Reshape: `dy` seen in `x`'s dims (plain).

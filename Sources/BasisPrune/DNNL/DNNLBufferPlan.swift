@@ -8,7 +8,8 @@ extension DNNLForward {
         /// Readers left per value (graph outputs are never released).
         var readers: [String: Int] = [:]
         /// In training, the values a backward step reads keep their buffers: a Mul's operands
-        /// and an activation's input and output. The rest are reused as in inference.
+        /// an activation's input and output, and the input of a Transpose (LayerNormalization
+        /// over channels reads it). The rest are reused as in inference.
         let keptForBackward: Set<String>
         /// Bytes per slot.
         var slotBytes: [Int] = []
@@ -25,7 +26,7 @@ extension DNNLForward {
             for output in graph.outputs { readers[output.name, default: 1 << 30] += 1 << 30 }
             var keptForBackward = Set<String>()
             for node in graph.nodes where training {
-                if node.opType == "Mul" { keptForBackward.formUnion(node.inputs) }
+                if node.opType == "Mul" || node.opType == "Transpose" { keptForBackward.formUnion(node.inputs) }
                 if ["Relu", "Clip", "Sigmoid", "HardSwish"].contains(node.opType) { keptForBackward.formUnion(node.inputs.prefix(1) + node.outputs) }
             }
             self.keptForBackward = keptForBackward

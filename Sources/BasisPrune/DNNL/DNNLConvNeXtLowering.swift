@@ -7,7 +7,9 @@ import Foundation
 /// LayerNormalization over the last axis and Transpose back (torchvision's `LayerNorm2d`), runs
 /// as one step of our own on the blocked layout (`cdnnl_channel_norm`); GELU in its Erf or tanh
 /// form (`GELUPattern`) runs as oneDNN's `gelu_erf` / `gelu_tanh` eltwise, fused into the conv
-/// before it where that conv alone reads its input. Inference only: in training both refuse.
+/// before it where that conv alone reads its input. In training GELU runs on its own (its
+/// gradient reads its input) and the LayerNormalization's gradient is our own step
+/// (`cdnnl_channel_norm_backward`).
 extension DNNLForward.Lowering {
     /// The LayerNormalization and the Transpose back of a channels-last sandwich starting at
     /// Transpose `node`, if it is one the plan runs.
@@ -21,8 +23,8 @@ extension DNNLForward.Lowering {
     }
 
     func lowerChannelNorm(_ node: Node) throws(Unsupported) {
-        guard let (norm, output) = channelNorm(after: node), !training else {
-            throw Unsupported(description: "\(node.displayName): Transpose other than around a LayerNormalization over channels, or in training")
+        guard let (norm, output) = channelNorm(after: node) else {
+            throw Unsupported(description: "\(node.displayName): Transpose other than around a LayerNormalization over channels")
         }
         let outDims = try shape(output)
         guard outDims.count == 4 else { throw Unsupported(description: "\(norm.displayName): LayerNormalization over channels of a non-4-D value") }
@@ -33,10 +35,13 @@ extension DNNLForward.Lowering {
             throw Unsupported(description: "\(norm.displayName): scale or bias is not one per channel")
         }
         var source = (name: node.inputs[0], tensor: forward.tensors[node.inputs[0]]!)
-        if ChannelLayout(dims: source.tensor.dims, md: source.tensor.md) == nil {
+        func normLayout() -> ChannelLayout? {
+            ChannelLayout(dims: source.tensor.dims, md: source.tensor.md) ?? ChannelLayout(channelsLast: source.tensor.dims, md: source.tensor.md)
+        }
+        if normLayout() == nil {
             source = try inLayout(source.name, DNNLForward.md(source.tensor.dims, dnnl_abcd))
         }
-        let layout = ChannelLayout(dims: source.tensor.dims, md: source.tensor.md)!
+        let layout = normLayout()!
         let y = try define(output, source.tensor.md, dims: outDims)
         read([source.name])
         absorbed.formUnion([norm.outputs[0], output])
@@ -53,6 +58,10 @@ extension DNNLForward.Lowering {
                                                      positions: Int32(layout.positions), block: Int32(layout.block), epsilon: epsilon)
             cdnnl_channel_norm(&problem)
         })
+        if training {
+            forward.recipes.append(.channelNorm(DNNLForward.Recipe.ChannelNorm(x: node.inputs[0], input: xMemory, y: output, layout: layout,
+                                                                               scale: parameters, epsilon: epsilon)))
+        }
     }
 
     /// The eltwise of the GELU whose input is `value`, as an activation that writes its output.
@@ -70,8 +79,8 @@ extension DNNLForward.Lowering {
 
     /// A GELU not fused into the op before it: one eltwise step from its input to its output.
     func lowerGELU(_ value: String) throws(Unsupported) {
-        guard let g = gelus[value], let e = geluActivation(value), !training else {
-            throw Unsupported(description: "GELU of '\(value)' in training is not covered")
+        guard let g = gelus[value], let e = geluActivation(value) else {
+            throw Unsupported(description: "GELU of '\(value)' is not covered")
         }
         let outDims = try shape(g.output)
         var md = forward.tensors[value]!.md
@@ -80,7 +89,20 @@ extension DNNLForward.Lowering {
         // The pattern reads its input more than once; the step reads it once for all.
         let reads = g.nodes.reduce(0) { n, i in n + graph.nodes[i].inputs.filter { $0 == value }.count }
         plan.readers[value, default: 0] -= reads - 1
-        try sourceToDestination(&desc, input: value, output: g.output, dims: outDims, what: "\(e.node.displayName): eltwise")
+        if let kept = try sourceToDestination(&desc, input: value, output: g.output, dims: outDims, what: "\(e.node.displayName): eltwise") {
+            forward.recipes.append(.eltwise(hint: kept, x: value, y: g.output, alg: e.alg, alpha: 0, beta: 0))
+        }
         absorbGELU(value)
+    }
+}
+
+extension ChannelLayout {
+    /// A 4-D value in channels-last order (`acdb`, what oneDNN's convs pick on AVX-512) as one
+    /// block of all its channels: channel c of position q at q * channels + c, which is how
+    /// `cdnnl_channel_norm` indexes a block. For the channel norm only (the other kernels take
+    /// blocks of 1, 8 or 16).
+    init?(channelsLast dims: [Int], md: dnnl_memory_desc_t) {
+        guard dims.count == 4, DNNLForward.equal(md, DNNLForward.md(dims, dnnl_acdb)) else { return nil }
+        self.init(images: dims[0], channels: dims[1], positions: dims[2] * dims[3], block: dims[1])
     }
 }

@@ -102,8 +102,8 @@ void cdnnl_clip_backward(const cdnnl_clip_backward_problem *problem);
 /* LayerNormalization over the channels at each position: y = (x - mean) / sqrt(var + epsilon)
    * scale[c] + bias[c], mean and var over the channels of one image at one position, for
    tensors of images x channels x positions in a layout with channels in blocks of `block`
-   (1, 8 or 16, as `cdnnl_channel_dot`); the lanes of a last block past `channels` are written
-   as zeros. bias may be NULL. */
+   (1, 8 or 16, as `cdnnl_channel_dot`, or channels last as one block of all channels); the
+   lanes of a last block past `channels` are written as zeros. bias may be NULL. */
 typedef struct {
     const float *x;
     const float *scale;
@@ -116,8 +116,26 @@ typedef struct {
     float epsilon;
 } cdnnl_channel_norm_problem;
 
-/* Runs on OpenMP's threads; each position is normalised by one thread with its sums in channel
-   order, so the result does not depend on the thread count. */
+/* Runs on OpenMP's threads; each position is normalised by one thread with its sums in a fixed
+   order (channel_sums.h), so the result depends neither on the thread count nor on the layout. */
 void cdnnl_channel_norm(const cdnnl_channel_norm_problem *problem);
+
+/* The data gradient of `cdnnl_channel_norm` (scale and bias frozen): dx from dy and the
+   forward pass's input x, all three in x's layout. The mean and deviation are recomputed as the
+   forward pass computed them; with g = dy * scale[c] and xhat the normalised x,
+   dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps), the means over the channels. */
+typedef struct {
+    const float *x;
+    const float *scale;
+    const float *dy;
+    float *dx;
+    int images;
+    int channels;
+    int positions;
+    int block;
+    float epsilon;
+} cdnnl_channel_norm_backward_problem;
+
+void cdnnl_channel_norm_backward(const cdnnl_channel_norm_backward_problem *problem);
 
 #endif

@@ -1,5 +1,6 @@
 import BasisPrune
 import Foundation
+import TestSupport
 import Testing
 
 /// Tests of `Sources/BasisPrune/Data/` and `Training/SeededRandom.swift`; the nested suites live
@@ -13,8 +14,7 @@ struct TemporaryDirectory {
     let path: String
 
     init() throws {
-        path = NSTemporaryDirectory() + "basisprune-data-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        path = Fixtures.temporaryDirectory("data")
     }
 
     func file(_ name: String) -> String { path + "/" + name }

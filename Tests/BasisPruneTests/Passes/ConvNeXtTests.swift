@@ -55,6 +55,22 @@ import Testing
         #expect(difference < 1e-5)
     }
 
+    /// Training on the oneDNN path: LayerNorm over channels (our own gradient step) and GELU
+    /// (on its own, its gradient from its input) give the split model's factor gradients of the
+    /// reference kernels, with labels and with distillation, in both exporters' graphs.
+    @Test(arguments: fixtures)
+    func factorGradientsMatchTheReference(_ name: String) throws {
+        let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: Self.path(name))).model)
+        #expect(layers.count >= 10)
+        let parameters = OneDNNTests.factors(model, layers, seed: 7)
+        let labels: [Int32] = [1, 4, 9]
+        try OneDNNTests.expectSameTraining(model, parameters: parameters, input: [3, 3, 32, 32], target: TrainingTarget(labels: labels))
+        var r = SplitMix64(seed: 3)
+        let teacher = Value(shape: [3, 10], floats: (0..<30).map { _ in r.nextFloat() * 6 - 3 })
+        try OneDNNTests.expectSameTraining(model, parameters: parameters, input: [3, 3, 32, 32],
+                                           target: TrainingTarget(labels: labels, teacher: teacher, temperature: 4, draws: [0.1, 0.5, 0.9]))
+    }
+
     /// A GELU in either form is recognised only where its nodes compute GELU: a constant off by
     /// 1 % (0.505 for 0.5) leaves the ops as they are, and the oneDNN path then refuses them
     /// (Erf and Tanh are not covered) rather than running another function.
