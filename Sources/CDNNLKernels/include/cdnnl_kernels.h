@@ -117,7 +117,7 @@ typedef struct {
 } cdnnl_channel_norm_problem;
 
 /* Runs on OpenMP's threads; each position is normalised by one thread with its sums in a fixed
-   order (channel_sums.h), so the result depends neither on the thread count nor on the layout. */
+   order (channel_norm_common.h), so the result depends neither on the thread count nor on the layout. */
 void cdnnl_channel_norm(const cdnnl_channel_norm_problem *problem);
 
 /* The data gradient of `cdnnl_channel_norm` (scale and bias frozen): dx from dy and the
