@@ -3,7 +3,7 @@
 usage: python3 bench/convnext.py MODEL SIZE BATCH [MODEL SIZE BATCH ...] [--rounds R] [--images N] [--bin PATH]
 
 For each (model, input size, batch): R interleaved rounds of the tool's `eval` on N Fashion-MNIST
-images resized to SIZExSIZE (`--json`'s images_per_second: the forward passes, no decoding) and
+images resized to SIZExSIZE (`--json`'s images_per_second: the batches' wall time without compiling the plan) and
 of onnxruntime on a random batch of the same shape (bench/ort_throughput.py, best of timed runs),
 2 threads each; prints the medians and the ratio tool / onnxruntime, and the tool's oneDNN
 refusal if `eval` reports one on stderr. Make the model with
@@ -43,8 +43,8 @@ def main():
     cases = [(args.cases[i], int(args.cases[i + 1]), int(args.cases[i + 2])) for i in range(0, len(args.cases), 3)]
     print("model                      input    batch   tool img/s  onnxruntime img/s   ratio   (rounds)")
     for model, size, batch in cases:
-        # eval's images/s includes compiling the plan on the first batch (onnxruntime's figure is
-        # the best of runs after a warm-up): 20 batches make that a small share.
+        # 20 batches: a steady rate (eval leaves compiling the plan out; onnxruntime's figure is
+        # the best of runs after a warm-up).
         images = args.images or 20 * batch
         ours, theirs = [], []
         for _ in range(args.rounds):

@@ -6,6 +6,8 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
     public var accuracy: Double
     /// Mean cross-entropy of the softmax of the logits.
     public var loss: Double
+    /// Images over the pass's wall time less the time spent compiling oneDNN plans (on the
+    /// first batch of each shape): the rate a long run settles at.
     public var imagesPerSecond: Double
     public var count: Int
     public var correct: Int
@@ -40,15 +42,21 @@ extension Executor {
         }
         let start = Date()
         var done = 0, correctSoFar = 0
-        // oneDNN plans with these parameters, per batch shape (nil: not covered).
+        // oneDNN plans with these parameters, per batch shape (nil: not covered), and the
+        // seconds spent compiling them, which the throughput leaves out.
         var plans: [[Int]: DNNLForward?] = [:]
+        var compiling = 0.0
         let batches = (indices.count + batchSize - 1) / batchSize
         // Per batch: its summed cross-entropy, then per image 2 * its arg-max class, plus 1 if
         // that is its label.
         let scored = try sharing.shared(units: batches) { (b: Int) throws(EngineError) -> [Double] in
             let batch = indices[b * batchSize ..< min((b + 1) * batchSize, indices.count)]
             let (input, labels) = data.inputBatch(batch)
-            if plans[input.shape] == nil { plans[input.shape] = .some(oneDNNPlan(shape: input.shape, parameters: parameters)) }
+            if plans[input.shape] == nil {
+                let compileStart = Date()
+                plans[input.shape] = .some(oneDNNPlan(shape: input.shape, parameters: parameters))
+                compiling += Date().timeIntervalSince(compileStart)
+            }
             let outputs: [String: Value]
             if let plan = plans[input.shape]! { outputs = plan.run(input) } else { outputs = try run([inputName: input], parameters: parameters) }
             guard let logits = outputs[outputName] else { throw .graph("output '\(outputName)' missing") }
@@ -101,7 +109,7 @@ extension Executor {
         return EvaluationResult(
             accuracy: indices.isEmpty ? 0 : Double(correct) / Double(indices.count),
             loss: indices.isEmpty ? 0 : lossSum / Double(indices.count),
-            imagesPerSecond: Double(indices.count) / max(elapsed, 1e-9), count: indices.count, correct: correct,
+            imagesPerSecond: Double(indices.count) / max(elapsed - compiling, 1e-9), count: indices.count, correct: correct,
             correctness: correctness, predictions: predictions)
     }
 }

@@ -20,7 +20,7 @@ enum EvalCommand {
         OptionTable(sections: [.init(title: "OPTIONS", options: DataOptions.options() + [
             Option("--limit", "N", "evaluate only the first N images of the selection"),
             Option("--batch-size", "B", "images per forward pass (default \(defaultBatch))"),
-            Option("--json", nil, "print {\"accuracy\" (a fraction), \"loss\", \"images_per_second\", \"count\", \"correct\"} as JSON instead of text"),
+            Option("--json", nil, "print {\"accuracy\" (a fraction), \"loss\", \"images_per_second\" (compiling the plan on the first batch left out), \"count\", \"correct\"} as JSON instead of text"),
             Option("--quiet", nil, "no progress on stderr"),
         ] + Ranks.options() + [
             Option("-h, --help", nil, "show this help"),
