@@ -25,6 +25,13 @@ func row(_ name: String, flops: Double, seconds: Double) {
             + String(format: "%9.2f ms %9.1f GFLOP/s", seconds * 1e3, flops / seconds / 1e9))
 }
 
+/// The repository's fixture for an input size: the ImageNet Lite0 at 224, the Fashion-MNIST one
+/// otherwise.
+func fixturePath(size: Int) -> String {
+    let file = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + file).standardizedFileURL.path
+}
+
 // MARK: - engine profile (bench profile MODEL SIZE BATCH)
 if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "profile" {
     let model = try ONNXImporter.load(path: CommandLine.arguments[2])
@@ -68,9 +75,7 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
     let batch = CommandLine.arguments.count >= 3 ? Int(CommandLine.arguments[2]) ?? 128 : 128
     let size = CommandLine.arguments.count >= 4 ? Int(CommandLine.arguments[3]) ?? 32 : 32
     // A model path as the fourth argument (e.g. ConvNeXt-Tiny), else the fixture for the size.
-    let fixture = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
-    let path = CommandLine.arguments.count >= 5 ? CommandLine.arguments[4]
-        : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + fixture).standardizedFileURL.path
+    let path = CommandLine.arguments.count >= 5 ? CommandLine.arguments[4] : fixturePath(size: size)
     let file = (path as NSString).lastPathComponent
     let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
     let factors = model.graph.initializersByName
@@ -103,10 +108,7 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "train" {
 if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "compact", let mode = CompactSplit.Mode(rawValue: CommandLine.arguments[3]) {
     let batch = CommandLine.arguments.count >= 5 ? Int(CommandLine.arguments[4]) ?? 128 : 128
     let size = CommandLine.arguments.count >= 6 ? Int(CommandLine.arguments[5]) ?? 32 : 32
-    // A model path as the fourth argument (e.g. ConvNeXt-Tiny), else the fixture for the size.
-    let fixture = size == 224 ? "efficientnet-lite0-imagenet.onnx" : "fmnist-lite0-32.onnx"
-    let path = CommandLine.arguments.count >= 5 ? CommandLine.arguments[4]
-        : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../fixtures/" + fixture).standardizedFileURL.path
+    let path = fixturePath(size: size)
     let file = (path as NSString).lastPathComponent
     let (model, layers) = try Pipeline.split(try Simplify.run(try ONNXImporter.load(path: path)).model)
     var shares: [String: Double] = [:]
