@@ -182,10 +182,42 @@ import Testing
         #expect(outputs[0].count > 1000 && outputs[3].count > 1000)
     }
 
+    /// `--channel-multiple auto` takes onnxruntime's channel block on this CPU (16 with
+    /// AVX-512F, else 8) and says so in the report; every kept width of the output is a multiple
+    /// of it or the full width.
+    @Test func channelMultipleAuto() throws {
+        let directory = Fixtures.temporaryDirectory("channel-auto")
+        let out = directory + "/out.onnx", reportPath = directory + "/report.json"
+        let result = try run(Fixtures.executable, [
+            Fixtures.bundledModel, out, "--data", "\(Self.data),range=0:300", "--val-data", "\(Self.data),split=test,range=0:400",
+            "--method", "filter", "--prune-ratio", "0.3", "--retrain-images", "200", "--channel-multiple", "auto",
+            "--report", reportPath, "--quiet", "--force",
+        ])
+        #expect(result.status == 0 || result.status == 3, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
+        let host = HostCPU.current
+        #expect(report["channel_multiple"] as? Int == host.channelBlock)
+        #expect(report["channel_multiple_from"] as? String == "auto: \(host.channelBlockReason)")
+        let widths = { (path: String) throws -> [String: Int] in
+            let graph = try ONNXImporter.load(path: path).graph
+            let weights = Dictionary(graph.initializers.map { ($0.name, $0.dims) }, uniquingKeysWith: { a, _ in a })
+            return Dictionary(graph.nodes.filter { $0.opType == "Conv" }.compactMap { n in n.name.flatMap { name in weights[n.inputs[1]].map { (name, $0[0]) } } },
+                              uniquingKeysWith: { a, _ in a })
+        }
+        let full = try widths(Fixtures.bundledModel), kept = try widths(out)
+        let pruned = kept.filter { name, width in full[name].map { $0 != width } ?? false }
+        #expect(!pruned.isEmpty)
+        #expect(pruned.values.allSatisfy { $0 % host.channelBlock == 0 })
+    }
+
     @Test(arguments: [
         ([Fixtures.bundledModel, "/tmp/x.onnx"], "onnx-basisprune: --data SPEC is required (see onnx-basisprune prune --help)"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--optimizer", "rmsprop"],
          "onnx-basisprune: --optimizer 'rmsprop' is not adam or sgd"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--channel-multiple", "16x"],
+         "onnx-basisprune: --channel-multiple '16x' is not a positive integer or auto"),
+        ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--retrain-optimizer", "warm"],
+         "onnx-basisprune: --retrain-optimizer 'warm' is not fresh or carried"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--prune-ratio", "2"],
          "onnx-basisprune: --prune-ratio '2' is not a number in 0.0...0.999"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--prune-ratio", "0.5", "--prune-scope", "net"],

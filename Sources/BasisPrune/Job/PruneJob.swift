@@ -383,6 +383,7 @@ public struct PruneJob: Sendable {
             filter: stages.filterRecord.map { $0(built.removed ?? []) }, skipped: stages.skipped, phases: clock.phases)
         report.objective = options.objective.rawValue
         report.channelMultiple = options.channelMultiple
+        report.channelMultipleFrom = options.channelMultipleFrom
         report.loss = options.method == .basis ? nil : options.loss.rawValue
         report.factorLoss = options.method == .filter ? nil : options.factorLoss.rawValue
         report.removal = options.removal.rawValue

@@ -124,6 +124,7 @@ public struct PruneReport: Sendable, Codable {
     /// The cost the searches ranked against (`--objective`) and the channel multiple.
     public var objective: String?
     public var channelMultiple: Int?
+    public var channelMultipleFrom: String?
     /// Nodes of the input file and of the written file (simplified).
     public var nodesBefore: Int?
     public var nodesAfter: Int?
@@ -162,7 +163,7 @@ public struct PruneReport: Sendable, Codable {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature, removal
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
         case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes", retrainImages = "retrain_images"
-        case channelMultiple = "channel_multiple", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
+        case channelMultiple = "channel_multiple", channelMultipleFrom = "channel_multiple_from", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
         case outputAccuracy = "output_accuracy", maxAccuracyDrop = "max_accuracy_drop", withinBudget = "within_budget"

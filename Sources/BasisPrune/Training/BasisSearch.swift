@@ -136,6 +136,8 @@ public struct BasisSearch: Sendable {
         }
         clock.lap("train factors")
         var accepted = state
+        // With `--retrain-optimizer carried`, each round's retrain starts from this.
+        var acceptedOptimizer = optimizer
         var acceptedResult = try validateWritten(state, phase: "validate trained factors")
         // Round 0 is no candidate, but its bound says how far training the factors alone moved
         // the answers (on reduced runs whose round 0 was over the budget, every round failed).
@@ -159,13 +161,16 @@ public struct BasisSearch: Sendable {
                          return candidate.keptCount == accepted.keptCount ? nil : (candidate, count)
                      }, key: { $0.state.kept }, attempt: { (proposed, round) throws(EngineError) in
                          var candidate = proposed.state
-                         let (candidateResult, candidateImportance) = try retrain(&candidate, removed: proposed.count, round: round, trainer: trainer)
+                         var roundOptimizer = options.retrainOptimizer == .carried ? acceptedOptimizer : nil
+                         let (candidateResult, candidateImportance) = try retrain(&candidate, removed: proposed.count, round: round, trainer: trainer,
+                                                                                  optimizer: &roundOptimizer)
                          let judged = rule.judge(candidateResult.correctness)
                          let ok = target != nil || judged.accepted
                          history.append(PruningRound(round: round, keptBases: candidate.keptCount, layerParameters: candidate.layerParameters,
                                                      validationAccuracy: candidateResult.accuracy, accepted: ok, predictedBound: 100 * judged.predictedBound))
                          guard ok else { return .rejected }
                          accepted = candidate
+                         acceptedOptimizer = roundOptimizer
                          acceptedResult = candidateResult
                          candidates.append(candidate)
                          importance = candidateImportance
@@ -180,8 +185,10 @@ public struct BasisSearch: Sendable {
     /// validation; the retrained factors are left in `candidate`. The round runs on the split
     /// with the removed bases taken out of the layers `options.compaction` names, when the
     /// search has its split model.
-    func retrain(_ candidate: inout ScalingState, removed: Int, round: Int, trainer: ScalingFactorTrainer) throws(EngineError) -> (EvaluationResult, [String: [Double]]) {
-        var optimizer: Optimizer? = Optimizer(method: options.optimizer, learningRate: options.learningRate)
+    /// `optimizer` is the state to start from (nil: a fresh one); it is left as the retrain ends.
+    func retrain(_ candidate: inout ScalingState, removed: Int, round: Int, trainer: ScalingFactorTrainer,
+                 optimizer: inout Optimizer?) throws(EngineError) -> (EvaluationResult, [String: [Double]]) {
+        if optimizer == nil { optimizer = Optimizer(method: options.optimizer, learningRate: options.learningRate) }
         let retrain = Array(shuffled(UInt64(options.epochs) + UInt64(round)).prefix(options.retrainImages))
         let compact = split.flatMap { options.compaction == .off ? nil : CompactSplit(split: $0, layers: layers, state: candidate,
                                                                                        compacting: options.compaction.compacts) }

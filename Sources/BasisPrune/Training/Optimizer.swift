@@ -12,6 +12,10 @@ public struct Optimizer: Sendable {
     private var step = 0
     private var m: [String: [Float]] = [:]
     private var v: [String: [Float]] = [:]
+    /// The step before which a tensor's moments were (re)started, where that is not step 0:
+    /// an optimizer carried into a model whose tensor has another length (a compacted layer)
+    /// starts that tensor's moments afresh, with their own bias correction.
+    private var restarted: [String: Int] = [:]
 
     public init(method: Method, learningRate: Float) {
         self.method = method
@@ -29,12 +33,18 @@ public struct Optimizer: Sendable {
             case .sgd:
                 for i in p.indices where mask?[i] ?? true { p[i] -= learningRate * g[i] }
             case .adam:
+                if let known = m[name], known.count != p.count {
+                    (m[name], v[name], restarted[name]) = (nil, nil, step - 1)
+                }
+                let own = Float(step - (restarted[name] ?? 0))
+                let c1 = restarted[name] == nil ? correction1 : 1 - pow(beta1, own)
+                let c2 = restarted[name] == nil ? correction2 : 1 - pow(beta2, own)
                 var mi = m[name] ?? Array(repeating: 0, count: p.count)
                 var vi = v[name] ?? Array(repeating: 0, count: p.count)
                 for i in p.indices where mask?[i] ?? true {
                     mi[i] = beta1 * mi[i] + (1 - beta1) * g[i]
                     vi[i] = beta2 * vi[i] + (1 - beta2) * g[i] * g[i]
-                    p[i] -= learningRate * (mi[i] / correction1) / ((vi[i] / correction2).squareRoot() + epsilon)
+                    p[i] -= learningRate * (mi[i] / c1) / ((vi[i] / c2).squareRoot() + epsilon)
                 }
                 m[name] = mi
                 v[name] = vi

@@ -56,6 +56,11 @@ public struct PruningOptions: Sendable {
     public var epochs = 1
     public var learningRate: Float = 1e-2
     public var optimizer = Optimizer.Method.adam
+    /// What each basis round's retrain starts from: `fresh`, a new optimizer (Adam's first
+    /// steps then move every factor by about the learning rate, whatever its gradient), or
+    /// `carried`, the state (Adam's moment estimates) of the last accepted round's.
+    public var retrainOptimizer = OptimizerStart.fresh
+    public enum OptimizerStart: String, Sendable, Codable, CaseIterable { case fresh, carried }
     public var batchSize = 128
     public var seed: UInt64 = 0
     /// Largest allowed drop of validation accuracy below the input model, in points.
@@ -90,6 +95,9 @@ public struct PruningOptions: Sendable {
     /// Kept channels of every pruned space and kept bases of every split layer are multiples of
     /// this (or the full width); 1 turns alignment off.
     public var channelMultiple = 8
+    /// How `channelMultiple` was chosen when not given as a number (`--channel-multiple auto`:
+    /// "auto: avx512f"), for the report.
+    public var channelMultipleFrom: String?
     /// Fraction of the remaining bases removed per round.
     public var roundFraction = 0.1
     /// Training images each round retrains the factors on (and ranks by).

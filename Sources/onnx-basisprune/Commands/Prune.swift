@@ -66,7 +66,15 @@ enum PruneCommand {
                 .number("--confidence", "C", in: 0.5...0.9999, "confidence of that bound (default \(g(d.confidence)))") { $0.confidence = $1 },
                 .number("--prune-ratio", "R", in: 0...0.999, "remove this fraction of the bases (and with filter, of the channels) instead of searching; the result is still checked") { $0.pruneRatio = $1 },
                 .choice("--objective", Objective.self, "the cost a basis or channel group is ranked against, and by which a split layer is kept split or re-merged at export. params (default): weight and bias elements (on the full Fashion-MNIST run the smallest and also the fastest certified output in onnxruntime); macs: multiply-accumulates per image at the model's input size, what a layer's time on a CPU grows with; latency: MACs plus a fixed cost per Conv measured in onnxruntime (a split layer runs two Convs, so it stays split only when it saves more than that). docs/benchmarks.md") { $0.objective = $1 },
-                .positive("--channel-multiple", "N", "kept channels of every pruned space and kept bases of every split layer are multiples of N, or the full width, because runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO) run other widths on slower paths (default \(d.channelMultiple); 1 turns it off; 16 or 32 for some GPUs and accelerators)") { $0.channelMultiple = $1 },
+                Entry("--channel-multiple", "N|auto", "kept channels of every pruned space and kept bases of every split layer are multiples of N, or the full width, because runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO) run other widths on slower paths (default \(d.channelMultiple); 1 turns it off; 16 or 32 for some GPUs and accelerators). auto: the channel block of onnxruntime's blocked convolutions on this machine, 16 with AVX-512F, else 8 (the report's channel_multiple_from says which)") { (o, text) throws(CLIError) in
+                    if text == "auto" {
+                        let cpu = HostCPU.current
+                        (o.channelMultiple, o.channelMultipleFrom) = (cpu.channelBlock, "auto: \(cpu.channelBlockReason)")
+                        return
+                    }
+                    guard let n = Int(text), n > 0 else { throw .usage("--channel-multiple '\(text)' is not a positive integer or auto") }
+                    (o.channelMultiple, o.channelMultipleFrom) = (n, nil)
+                },
                 Entry("--retrain-images", "N|auto", "training images each round retrains on, filter pruning measures importance on, and --removed mean measures its means on. auto (default): \(d.retrainImages), or fewer for a costlier model, so a pass costs at most \(work) multiply-accumulates (at least \(PruningOptions.minimumRetrainImages) images): \(d.retrainImages) for a Lite0 at 32x32, about 1000 at 224x224; the factor-training epoch then runs over at most half as many again (every image at 32x32, about 1,600 at 224x224). N: N per round, and the epoch over every training image") { (o, text) throws(CLIError) in
                     guard text != "auto" else { return }
                     guard let n = Int(text), n > 0 else { throw .usage("--retrain-images '\(text)' is not a positive integer or auto") }
@@ -109,6 +117,7 @@ enum PruneCommand {
             },
             .number("--lr", "X", in: 1e-9...10, tuning: true, "learning rate (default \(g(Double(d.learningRate))))") { $0.learningRate = Float($1) },
             .choice("--optimizer", Optimizer.Method.self, tuning: true, "(default \(d.optimizer.rawValue))") { $0.optimizer = $1 },
+            .choice("--retrain-optimizer", PruningOptions.OptimizerStart.self, tuning: true, "what each basis round's retrain of the factors starts from. fresh: a new optimizer (Adam's first steps move every factor by about --lr, whatever its gradient); carried: the optimizer state of the last accepted round (default \(d.retrainOptimizer.rawValue))") { $0.retrainOptimizer = $1 },
             .positive("--batch-size", "B", tuning: true, "images per step (default \(d.batchSize))") { $0.batchSize = $1 },
             .choice("--prune-scope", PruningOptions.PruneScope.self, tuning: true, "what R is a fraction of. layer (default): every split layer loses R of its bases and every prunable channel space R of its channels, at least one each, the lowest-ranked first (rounded to --channel-multiple; a layer narrower than one block loses none). global: R of all bases (channel groups) together, lowest-ranked wherever they are, so a layer may keep all of its own") { $0.pruneScope = $1 },
             .choice("--ranking", PruningOptions.Ranking.self, tuning: true, "per-cost (default): importance divided by the --objective cost of a basis or group; importance: raw Taylor importance") { $0.ranking = $1 },

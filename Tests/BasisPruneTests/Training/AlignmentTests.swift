@@ -15,6 +15,19 @@ import Testing
         #expect(a.neighbours(5, before: 8, full: 30) == (nil, 8))
     }
 
+    /// `--channel-multiple auto` reads the CPU's flags: 16 (onnxruntime's NCHWc block) with
+    /// AVX-512F, 8 with AVX2 or where neither is named.
+    @Test func hostChannelBlock() {
+        let avx512 = HostCPU(cpuinfo: "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\nbogomips\t: 4000\n")
+        #expect(avx512.channelBlock == 16 && avx512.channelBlockReason == "avx512f")
+        let avx2 = HostCPU(cpuinfo: "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+        #expect(avx2.channelBlock == 8 && avx2.channelBlockReason == "avx2")
+        let arm = HostCPU(cpuinfo: "processor\t: 0\nFeatures\t: fp asimd\n")
+        #expect(arm.flags.isEmpty && arm.channelBlock == 8)
+        // "avx512fp16"-like names must not count as avx512f.
+        #expect(HostCPU(cpuinfo: "flags\t: avx2 avx512fp16\n").channelBlock == 8)
+    }
+
     /// A residual space of 24 channels with a depthwise conv, a Concat of 16 + 16 joined to a
     /// 32-channel conv by an Add, and a grouped conv (group 2) whose input space must stay whole.
     static func synthetic() -> Model {
