@@ -52,6 +52,13 @@ enum Parse {
         return n
     }
 
+    /// A positive integer, or nil for `word` (an option's `N|auto`, `N|none`, `N|all`).
+    static func positive(_ option: String, _ text: String, or word: String) throws(CLIError) -> Int? {
+        if text == word { return nil }
+        guard let n = Int(text), n > 0 else { throw .usage("\(option) '\(text)' is not a positive integer or \(word)") }
+        return n
+    }
+
     static func choice<E: RawRepresentable & CaseIterable>(_ option: String, _ text: String, _ type: E.Type) throws(CLIError) -> E where E.RawValue == String {
         guard let value = E(rawValue: text) else { throw .usage("\(option) '\(text)' is not \(alternatives(E.allCases.map(\.rawValue)))") }
         return value

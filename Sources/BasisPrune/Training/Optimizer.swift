@@ -25,7 +25,6 @@ public struct Optimizer: Sendable {
     /// One update of `parameters` by `gradients` (same names and lengths).
     public mutating func update(_ parameters: inout [String: [Float]], gradients: [String: [Float]], masks: [String: [Bool]]) {
         step += 1
-        let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
         for name in parameters.keys.sorted() {
             guard let g = gradients[name], var p = parameters[name] else { continue }
             let mask = masks[name]
@@ -36,9 +35,9 @@ public struct Optimizer: Sendable {
                 if let known = m[name], known.count != p.count {
                     (m[name], v[name], restarted[name]) = (nil, nil, step - 1)
                 }
+                // Bias correction over this tensor's own steps (all of them unless restarted).
                 let own = Float(step - (restarted[name] ?? 0))
-                let c1 = restarted[name] == nil ? correction1 : 1 - pow(beta1, own)
-                let c2 = restarted[name] == nil ? correction2 : 1 - pow(beta2, own)
+                let c1 = 1 - pow(beta1, own), c2 = 1 - pow(beta2, own)
                 var mi = m[name] ?? Array(repeating: 0, count: p.count)
                 var vi = v[name] ?? Array(repeating: 0, count: p.count)
                 for i in p.indices where mask?[i] ?? true {

@@ -67,23 +67,19 @@ enum PruneCommand {
                 .number("--prune-ratio", "R", in: 0...0.999, "remove this fraction of the bases (and with filter, of the channels) instead of searching; the result is still checked") { $0.pruneRatio = $1 },
                 .choice("--objective", Objective.self, "the cost a basis or channel group is ranked against, and by which a split layer is kept split or re-merged at export. params (default): weight and bias elements (on the full Fashion-MNIST run the smallest and also the fastest certified output in onnxruntime); macs: multiply-accumulates per image at the model's input size, what a layer's time on a CPU grows with; latency: MACs plus a fixed cost per Conv measured in onnxruntime (a split layer runs two Convs, so it stays split only when it saves more than that). docs/benchmarks.md") { $0.objective = $1 },
                 Entry("--channel-multiple", "N|auto", "kept channels of every pruned space and kept bases of every split layer are multiples of N, or the full width, because runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO) run other widths on slower paths (default \(d.channelMultiple); 1 turns it off; 16 or 32 for some GPUs and accelerators). auto: the channel block of onnxruntime's blocked convolutions on this machine, 16 with AVX-512F, else 8 (the report's channel_multiple_from says which)") { (o, text) throws(CLIError) in
-                    if text == "auto" {
+                    if let n = try Parse.positive("--channel-multiple", text, or: "auto") {
+                        (o.channelMultiple, o.channelMultipleFrom) = (n, nil)
+                    } else {
                         let cpu = HostCPU.current
                         (o.channelMultiple, o.channelMultipleFrom) = (cpu.channelBlock, "auto: \(cpu.channelBlockReason)")
-                        return
                     }
-                    guard let n = Int(text), n > 0 else { throw .usage("--channel-multiple '\(text)' is not a positive integer or auto") }
-                    (o.channelMultiple, o.channelMultipleFrom) = (n, nil)
                 },
                 Entry("--retrain-images", "N|auto", "training images each round retrains on, filter pruning measures importance on, and --removed mean measures its means on. auto (default): \(d.retrainImages), or fewer for a costlier model, so a pass costs at most \(work) multiply-accumulates (at least \(PruningOptions.minimumRetrainImages) images): \(d.retrainImages) for a Lite0 at 32x32, about 1000 at 224x224; the factor-training epoch then runs over at most half as many again (every image at 32x32, about 1,600 at 224x224). N: N per round, and the epoch over every training image") { (o, text) throws(CLIError) in
-                    guard text != "auto" else { return }
-                    guard let n = Int(text), n > 0 else { throw .usage("--retrain-images '\(text)' is not a positive integer or auto") }
+                    guard let n = try Parse.positive("--retrain-images", text, or: "auto") else { return }
                     (o.retrainImages, o.retrainWork) = (n, nil)
                 },
                 Entry("--basis-rounds", "N|none", "the most rounds the basis search tries, accepted or not (default \(d.basisRounds.map(String.init) ?? "none")); each retrains and validates a candidate, so this bounds the search's time (at 224x224 a round takes about 70 s on 2 cores, and the late rounds remove a few bases each). The summary says when the search stopped here. none: until a round at the smallest fraction fails") { (o, text) throws(CLIError) in
-                    guard text != "none" else { o.basisRounds = nil; return }
-                    guard let n = Int(text), n > 0 else { throw .usage("--basis-rounds '\(text)' is not a positive integer or none") }
-                    o.basisRounds = n
+                    o.basisRounds = try Parse.positive("--basis-rounds", text, or: "none")
                 },
             ]),
             .init(title: "CERTIFICATION", options: [
@@ -125,8 +121,7 @@ enum PruneCommand {
             .choice("--removed", PruningOptions.Removal.self, tuning: true, "what a removed basis or channel leaves behind. mean (default): its mean over --retrain-images training images, folded into the next layer's bias (\"mean replacement\"); the factors then scale each basis's variation around its mean, and bases and channel groups are ranked by the importance of that variation (channels only where every reader is a 1x1 conv without padding or a Gemm: elsewhere they are zeroed). zero: nothing, as the paper prunes") { $0.removal = $1 },
             .number("--round-fraction", "F", in: 0.001...0.9, tuning: true, "fraction of the remaining bases removed per round (default \(g(d.roundFraction))); a round that breaks the budget is retried with half") { $0.roundFraction = $1 },
             Entry("--importance-images", "N|all", tuning: true, "basis importance is measured on the last N images of each training pass (the factor-training epoch, every round's retrain); the images before them only train, with one backward sweep instead of the two a teacher's importance takes. Faster, but measured to lose more accuracy on new data (docs/experiments.md). Default all: every image") { (o, text) throws(CLIError) in
-                guard text == "all" || (Int(text) ?? 0) > 0 else { throw .usage("--importance-images '\(text)' is not a positive integer or all") }
-                o.importanceImages = Int(text)
+                o.importanceImages = try Parse.positive("--importance-images", text, or: "all")
             },
             .choice("--compact", CompactSplit.Mode.self, tuning: true, "which split layers each round retrains and validates with its removed bases taken out instead of multiplied by zero. exact (default): those where that changes no bit (Gemms and 1x1 convs on 1x1 planes), so the output is the file off writes; all: every layer, faster where removed bases sit in convs on larger planes (1.4x per training step with half the bases gone at 224x224), but sums regroup in their last bits and the search takes another path; off: the masked full split") { $0.compaction = $1 },
         ]
