@@ -114,6 +114,9 @@ import Testing
         #expect(stated["mode"] as? String == "agreement" && stated["certified"] as? Bool == true && stated["images"] as? Int == 2000)
         #expect((stated["bound"] as? String)?.contains("Clopper-Pearson") == true)
         #expect(result.stdout.contains("certification images without labels (answers differ from the input model's on"))
+        // By agreement the searches take the agreement steps (PruningOptions.Steps).
+        #expect(report["round_fraction"] as? Double == 0.05)
+        #expect((report["filter"] as? [String: Any])?["share"] as? Double == 0.5)
         let before = try #require(report["parameters_before"] as? Int), after = try #require(report["parameters_after"] as? Int)
         #expect(after < before)
         #expect((try runJudge("check_model.py", [out]) as! [String: String])[out] == "ok")

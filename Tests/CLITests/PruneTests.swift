@@ -148,6 +148,10 @@ import Testing
             let filter = try #require(report["filter"] as? [String: Any])
             #expect((filter["groups"] as? Int) == 11_024)
             #expect((filter["groups_removed"] as? Int ?? 0) > 0)
+            // With labels the searches take the labelled steps (PruningOptions.Steps); a
+            // filter-only job spends the whole usable budget.
+            #expect(report["round_fraction"] as? Double == 0.1)
+            #expect(filter["share"] as? Double == (method == "double" ? 4 : 1))
             parameters[method] = try #require(report["parameters_after"] as? Int)
             try expectCertified(report, testDrop: before - after)
             if method == "double" { try expectFilterLooksAreFallbacks(report) }

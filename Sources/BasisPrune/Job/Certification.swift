@@ -159,7 +159,8 @@ public struct Certification: Sendable, Codable, Equatable {
         if let failed = looks.first(where: { !$0.certified }) {
             let failedCounts = agreement ? String(format: "answers differ on %d of %d", failed.worse, images) : String(format: "observed %.2f pt", failed.drop)
             return String(format: "NOT certified: the least pruned candidate looked at, %@ round %d (%d parameters), has bound %.2f pt, over the %@ budget, at %@ confidence on %d %@ (%@)",
-                          failed.stage, failed.round, failed.parameters, failed.dropUpperBound, budgetText, percent, images, noun, failedCounts)
+                          failed.stage, failed.round, failed.parameters, failed.dropUpperBound, budgetText,
+                          failed.confidence.map { String(format: "%g %%", 100 * $0) } ?? percent, images, noun, failedCounts)
         }
         return "NOT certified: the searches accepted no pruned candidate within the \(budgetText) budget on the validation images, so none was looked at on the \(images) \(noun)"
     }

@@ -54,8 +54,12 @@ final class CertificationSequence {
     /// An error a look met inside a search's hook, which the job rethrows after the search.
     private(set) var error: (any Error)?
 
-    init(options: PruningOptions, inputParameters: Int, check: @escaping (PruneJob.Candidate) throws -> Checked) {
+    /// Images each candidate is checked on.
+    let certificationImages: Int
+
+    init(options: PruningOptions, inputParameters: Int, certificationImages: Int, check: @escaping (PruneJob.Candidate) throws -> Checked) {
         self.options = options
+        self.certificationImages = certificationImages
         self.asYouGo = options.pruneRatio == nil && options.certify != .off
         self.check = check
         tracks = Self.confidences(options).map { Track(confidence: $0, lookedAtParameters: inputParameters) }
@@ -91,7 +95,7 @@ final class CertificationSequence {
         guard asYouGo else { return true }
         do {
             if options.method == .double && candidate.stage == "filter" {
-                if let pending = pendingFilter, pending.predictedBound ?? 0 <= Self.safeFilterShare * options.maxAccuracyDrop { try look(pending) }
+                if let pending = pendingFilter, pending.predictedBound ?? 0 <= filterLookLimit { try look(pending) }
                 pendingFilter = candidate
             } else {
                 pendingFilter = nil
@@ -102,6 +106,17 @@ final class CertificationSequence {
             return false
         }
         return resultOpen
+    }
+
+    /// The predicted bound (points) up to which a filter candidate is looked at before the basis
+    /// stage: `safeFilterShare` of the budget; or, where the certification images cannot
+    /// certify even that (the bound of a candidate that changes no answer, at the filter
+    /// sequence's confidence, is above it: a 0.5-point budget on 1,500 images by agreement,
+    /// whose smallest bound at 99 % is 0.31), halfway from that smallest bound to the budget.
+    var filterLookLimit: Double {
+        let half = Self.safeFilterShare * options.maxAccuracyDrop
+        let smallest = 100 * options.certify.upperBound(worse: 0, better: 0, images: Double(max(certificationImages, 1)), confidence: confidence("filter"))
+        return smallest <= half ? half : (smallest + options.maxAccuracyDrop) / 2
     }
 
     /// Rethrows what a look met inside a search's hook.

@@ -140,7 +140,8 @@ public struct PruneJob: Sendable {
             clock.lap("teacher outputs")
         }
         let context = Context(model: model, original: original, options: options, data: data, reference: judged.validation.correctness)
-        let sequence = CertificationSequence(options: options, inputParameters: original.layerParameters) { candidate in
+        let sequence = CertificationSequence(options: options, inputParameters: original.layerParameters,
+                                             certificationImages: data.certificationIndices.count) { candidate in
             let built = try candidate.build()
             let correctness = try Executor(model: built.model).evaluate(
                 data.certification, indices: data.certificationIndices, batchSize: options.evaluationBatch,
@@ -229,7 +230,7 @@ public struct PruneJob: Sendable {
         var folded = model
         folded.graph = try FoldBatchNorm.run(model.graph)
         let analysis = try ChannelDependency(graph: folded.graph, opset: model.defaultOpsetVersion ?? 21)
-        let share = options.method == .filter ? 1 : options.filterShare
+        let share = options.method == .filter ? 1 : options.steps.filterShare
         let search = try FilterSearch(graph: folded.graph, model: folded, analysis: analysis, train: data.train, trainIndices: data.trainIndices,
                                       validation: data.validation, validationIndices: data.validationIndices, options: options, share: share,
                                       reference: context.reference, certificationImages: context.certificationImages, reporter: reporter)
@@ -395,6 +396,7 @@ public struct PruneJob: Sendable {
         report.microBatch = stages.microBatches.min() ?? options.sharing.microBatch
         report.memoryLimit = options.memory?.limit
         report.retrainImages = options.retrainImages
+        report.roundFraction = options.pruneRatio == nil ? options.steps.roundFraction : nil
         report.peakResidentBytes = ResidentMemory.peak()
         return report
     }

@@ -49,10 +49,11 @@ public struct PruningOptions: Sendable {
     public var removal = Removal.mean
     /// With `double`: the multiple of the usable budget (`maxAccuracyDrop` minus the statistical
     /// slack of certification, see `BudgetRule`) the filter stage's untrained candidates may
-    /// spend. Above 1 the stage overspends on purpose: training the scaling factors of its
-    /// result wins most of it back, and basis pruning works down to the full budget from there
-    /// (`PruneJob` certifies filter candidates only as fallbacks within half the budget).
-    public var filterShare = 4.0
+    /// spend; nil: `Steps.of(certify)`'s. Above 1 the stage overspends on purpose: training the
+    /// scaling factors of its result wins most of it back, and basis pruning works down to the
+    /// full budget from there (`PruneJob` certifies filter candidates only as fallbacks within
+    /// half the budget).
+    public var filterShare: Double?
     public var epochs = 1
     public var learningRate: Float = 1e-2
     public var optimizer = Optimizer.Method.adam
@@ -98,8 +99,33 @@ public struct PruningOptions: Sendable {
     /// How `channelMultiple` was chosen when not given as a number (`--channel-multiple auto`:
     /// "auto: avx512f"), for the report.
     public var channelMultipleFrom: String?
-    /// Fraction of the remaining bases removed per round.
-    public var roundFraction = 0.1
+    /// Fraction of what remains (bases, channel groups) each round removes; nil:
+    /// `Steps.of(certify)`'s.
+    public var roundFraction: Double?
+
+    /// The search's steps when `filterShare` and `roundFraction` are not set: they depend on
+    /// how candidates are certified. With labels, training the factors wins back most of what
+    /// the filter stage overspends (a filter result 1.08 points down came back to 0.08 above the
+    /// input model), so the filter stage spends 4 times the usable budget. By agreement every
+    /// changed answer counts and training does not change them back (after a filter stage at
+    /// 1 times the budget, 14 of 2,500 validation answers changed before training and 10
+    /// after), so the filter stage spends half the budget, leaving the basis stage room, and
+    /// both take steps of 5 % so that candidates lie close below the budget
+    /// (docs/certification.md, "Steps by agreement").
+    public struct Steps: Sendable, Equatable {
+        public var filterShare: Double
+        public var roundFraction: Double
+        public static let labels = Steps(filterShare: 4, roundFraction: 0.1)
+        public static let agreement = Steps(filterShare: 0.5, roundFraction: 0.05)
+        /// The steps of a certification mode (`auto` unresolved: as with labels).
+        public static func of(_ mode: CertifyMode) -> Steps { mode == .agreement ? agreement : labels }
+    }
+
+    /// The steps in force: those set, else those of `certify`.
+    public var steps: Steps {
+        let defaults = Steps.of(certify)
+        return Steps(filterShare: filterShare ?? defaults.filterShare, roundFraction: roundFraction ?? defaults.roundFraction)
+    }
     /// Training images each round retrains the factors on (and ranks by).
     public var retrainImages = 10_000
     /// With a value: `retrainImages` is lowered (the job does it) to this many multiply-

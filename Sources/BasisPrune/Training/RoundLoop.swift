@@ -30,7 +30,7 @@ struct RoundLoop {
 
     init(options: PruningOptions, skipRepeatedFailures: Bool, maximumRounds: Int? = nil) {
         self.maximumRounds = maximumRounds
-        fraction = options.roundFraction
+        fraction = options.steps.roundFraction
         minimumFraction = options.minimumRoundFraction
         fixedTarget = options.pruneRatio != nil
         self.skipRepeatedFailures = skipRepeatedFailures

@@ -91,6 +91,10 @@ import Testing
         let line = certification.summary
         #expect(line.contains("basis round 2") && line.contains("1.31 pt") && line.contains("1 pt budget") && line.contains("1000 certification images"))
         #expect(!line.contains("0.54"))
+        #expect(line.contains("at 95 % confidence"))
+        // A look of the filter sequence (--fallback-alpha) states its own confidence.
+        certification.looks[0].confidence = 0.99
+        #expect(certification.summary.contains("1.31 pt, over the 1 pt budget, at 99 % confidence"), "\(certification.summary)")
         certification.looks = []
         #expect(certification.summary.contains("accepted no pruned candidate"))
     }

@@ -6,6 +6,8 @@ import Testing
 /// The certification sequence as the searches offer candidates: one fixed sequence, or with
 /// `--fallback-alpha` the filter candidates in a sequence of their own, where a failed filter
 /// look no longer ends the basis candidates' sequence.
+struct UnusedCheck: Error {}
+
 @Suite struct CertificationSequenceTests {
     /// Filter candidates f1-f3 (f2's look fails on the certification images), then basis
     /// candidates b1-b3 (b3's fails). Each look's outcome is given by `failing`.
@@ -17,7 +19,7 @@ import Testing
         options.maxAccuracyDrop = 1
         options.fallbackAlphaShare = share
         let failing: Set<String> = ["filter 2", "basis 3"]
-        let sequence = CertificationSequence(options: options, inputParameters: 1000) { candidate in
+        let sequence = CertificationSequence(options: options, inputParameters: 1000, certificationImages: 2000) { candidate in
             let name = "\(candidate.stage) \(candidate.round)"
             // 2,000 images; a failing look changes 40 answers for the worse (bound about 2.5 pt), a passing one 4.
             let drop = failing.contains(name) ? PairedDrop(worse: 40, better: 0, images: 2000) : PairedDrop(worse: 4, better: 0, images: 2000)
@@ -58,5 +60,23 @@ import Testing
         // A look's bound is the one of its own sequence's confidence.
         let basisLook = sequence.looks[2]
         #expect(abs(basisLook.dropUpperBound - 100 * PairedDrop.upperBound(worse: 4, better: 0, images: 2000, confidence: 0.96)) < 1e-9)
+    }
+
+    /// A filter candidate is looked at before the basis stage when its predicted bound is within
+    /// half the budget, or, where the certification images cannot certify half the budget at
+    /// all, within halfway from the smallest bound they can give to the budget.
+    @Test func filterLookLimitFollowsWhatTheImagesCanCertify() throws {
+        var options = PruningOptions()
+        options.method = .double
+        options.certify = .labels
+        options.maxAccuracyDrop = 1
+        let none: (PruneJob.Candidate) throws -> CertificationSequence.Checked = { _ in throw UnusedCheck() }
+        #expect(CertificationSequence(options: options, inputParameters: 1000, certificationImages: 2500, check: none).filterLookLimit == 0.5)
+        options.certify = .agreement
+        options.maxAccuracyDrop = 0.5
+        let tight = CertificationSequence(options: options, inputParameters: 1000, certificationImages: 1500, check: none)
+        let smallest = 100 * ClopperPearson.upperBound(failures: 0, trials: 1500, confidence: 0.99)
+        #expect(abs(smallest - 0.307) < 0.001)
+        #expect(abs(tight.filterLookLimit - (smallest + 0.5) / 2) < 1e-12)
     }
 }

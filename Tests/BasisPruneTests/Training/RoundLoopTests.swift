@@ -62,4 +62,19 @@ import Testing
         let fixed = options.sizingPasses(macsPerImage: 385_000_000, trainImages: 5_000)
         #expect(fixed.retrainImages == 5_000 && fixed.epochImages == nil)
     }
+
+    /// Unset, the steps follow the certification mode: rounds of 10 % with labels (and with
+    /// `auto` before the job resolves it), 5 % by agreement; a fraction set is kept.
+    @Test func stepsFollowTheCertificationMode() throws {
+        var options = PruningOptions()
+        let first = { (options: PruningOptions) throws -> Int in try self.run(options, maximumRounds: 1).0[0] }
+        #expect(try first(options) == 100)
+        options.certify = .labels
+        #expect(try first(options) == 100 && options.steps == .labels)
+        options.certify = .agreement
+        #expect(try first(options) == 50 && options.steps.filterShare == 0.5)
+        options.roundFraction = 0.2
+        options.filterShare = 3
+        #expect(try first(options) == 200 && options.steps == PruningOptions.Steps(filterShare: 3, roundFraction: 0.2))
+    }
 }
