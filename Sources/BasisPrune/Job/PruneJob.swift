@@ -159,10 +159,15 @@ public struct PruneJob: Sendable {
         try sequence.finish(last: stages.lastCandidate)
         // When nothing certifies, the searches' last candidate is what a forced run writes.
         var written = sequence.chosen
-        if written == nil, let last = stages.lastCandidate { written = try sequence.check(last) }
+        // The statement's bound is at the confidence of the written candidate's own sequence.
+        var confidence = sequence.chosenConfidence
+        if written == nil, let last = stages.lastCandidate {
+            written = try sequence.check(last)
+            confidence = sequence.confidence(last.stage)
+        }
         clock.lap("certify")
         var certification = Self.statement(written?.drop, context: context, looks: sequence.looks, certified: sequence.chosen != nil,
-                                           confidence: sequence.chosenConfidence, estimateOnValidation: estimateOnValidation)
+                                           confidence: confidence, estimateOnValidation: estimateOnValidation)
         if sequence.split {
             certification.procedure = String(format: "two fixed sequences, Bonferroni: the filter candidates at %g %% confidence (--fallback-alpha %g), the basis candidates at %g %%; each least pruned first, each look smaller than the one before in its sequence; the result is the basis sequence's last passed candidate, else the filter sequence's",
                                               100 * sequence.confidence("filter"), options.fallbackAlphaShare, 100 * sequence.confidence("basis"))
