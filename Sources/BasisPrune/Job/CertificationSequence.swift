@@ -115,7 +115,7 @@ final class CertificationSequence {
     /// whose smallest bound at 99 % is 0.31), halfway from that smallest bound to the budget.
     var filterLookLimit: Double {
         let half = Self.safeFilterShare * options.maxAccuracyDrop
-        let smallest = 100 * options.certify.upperBound(worse: 0, better: 0, images: Double(max(certificationImages, 1)), confidence: confidence("filter"))
+        let smallest = 100 * options.certify.smallestBound(images: max(certificationImages, 1), confidence: confidence("filter"))
         return smallest <= half ? half : (smallest + options.maxAccuracyDrop) / 2
     }
 
