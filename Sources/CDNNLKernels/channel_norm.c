@@ -10,7 +10,7 @@ static void tile(const void *problem, long offset, int q0, int n) {
     const float *x = p->x + offset;
     float *y = p->y + offset;
     float mean[CHANNEL_TILE], rstd[CHANNEL_TILE];
-    channel_statistics(x, p->channels, b, hw, p->epsilon, q0, n, mean, rstd);
+    channel_statistics(x, p->weights, p->channels, b, hw, p->epsilon, q0, n, mean, rstd);
     for (int cb = 0; cb < blocks; cb++) {
         const int lanes = (cb + 1) * b <= p->channels ? b : p->channels - cb * b;
         const float *xb = x + (long)cb * hw * b + (long)q0 * b, *scale = p->scale + cb * b, *bias = p->bias ? p->bias + cb * b : NULL;

@@ -3,16 +3,18 @@
 
 /* Tile [q0, q0 + n) of one image: the statistics recomputed as the forward kernel computes
    them, then the sums of g = dy * scale and of g * xhat over the channels, then
-   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)). The lanes of a last block past `channels`
+   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)). With weights (0 or 1 per channel, the
+   statistics over the channels of weight 1, k of them): dx = rstd * (g - w * (sum(g) + xhat *
+   sum(g * xhat)) / k), the sums still over every channel. The lanes of a last block past `channels`
    are written as zeros. */
 static void tile(const void *problem, long offset, int q0, int n) {
     const cdnnl_channel_norm_backward_problem *p = problem;
     const int b = p->block, blocks = (p->channels + b - 1) / b, hw = p->positions;
-    const float count = (float)p->channels;
+    const float count = channel_count(p->weights, p->channels);
     const float *x = p->x + offset, *dy = p->dy + offset;
     float *dx = p->dx + offset;
     float sums[CHANNEL_TILE][8], products[CHANNEL_TILE][8], mean[CHANNEL_TILE], rstd[CHANNEL_TILE], sg[CHANNEL_TILE], sgx[CHANNEL_TILE];
-    channel_statistics(x, p->channels, b, hw, p->epsilon, q0, n, mean, rstd);
+    channel_statistics(x, p->weights, p->channels, b, hw, p->epsilon, q0, n, mean, rstd);
     memset(sums, 0, sizeof sums);
     memset(products, 0, sizeof products);
     for (int cb = 0; cb < blocks; cb++) {
@@ -30,7 +32,12 @@ static void tile(const void *problem, long offset, int q0, int n) {
             const float *xq = x + at + q * b, *dq = dy + at + q * b;
             float *out = dx + at + q * b;
             const float m = mean[q], r = rstd[q], s = sg[q], t = sgx[q];
-            for (int l = 0; l < lanes; l++) out[l] = r * (dq[l] * scale[l] - s - (xq[l] - m) * r * t);
+            if (p->weights) {
+                const float *w = p->weights + cb * b;
+                for (int l = 0; l < lanes; l++) out[l] = r * (dq[l] * scale[l] - w[l] * (s + (xq[l] - m) * r * t));
+            } else {
+                for (int l = 0; l < lanes; l++) out[l] = r * (dq[l] * scale[l] - s - (xq[l] - m) * r * t);
+            }
             for (int l = lanes; l < b; l++) out[l] = 0.0f;
         }
     }

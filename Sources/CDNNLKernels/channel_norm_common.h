@@ -57,6 +57,16 @@ static inline void channel_sum_gradients(float sums[8], float products[8], const
     }
 }
 
+/* acc[c mod 8] += w[c] * x and, with `squares`, acc[c mod 8] += w[c] * (x - mean)^2: the sums of
+   `channel_sum` and `channel_sum_squares` over the channels whose weight is 1 (weights are 0 or
+   1, so each product is exact). `w` points at channel c0's. */
+static inline void channel_sum_weighted(float acc[8], const float *x, const float *w, float mean, int squares, int c0, int lanes) {
+    for (int l = 0; l < lanes; l++) {
+        const float d = squares ? x[l] - mean : x[l];
+        acc[(c0 + l) & 7] += w[l] * (squares ? d * d : d);
+    }
+}
+
 static inline float channel_sum_total(const float acc[8]) {
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
@@ -65,27 +75,44 @@ static inline float channel_sum_total(const float acc[8]) {
    channel blocks are walked. */
 enum { CHANNEL_TILE = 64 };
 
+/* The number of channels whose weight is 1 (all of them without weights). */
+static inline float channel_count(const float *weights, int channels) {
+    if (!weights) return (float)channels;
+    float kept = 0.0f;
+    for (int c = 0; c < channels; c++) kept += weights[c];
+    return kept;
+}
+
 /* The mean over the channels of each position [q0, q0 + n) of one image at x, then the
    reciprocal of sqrt(mean squared deviation + epsilon), as LayerNormalization's reference
-   computes them (two passes). */
-static inline void channel_statistics(const float *x, int channels, int block, int positions, float epsilon, int q0, int n,
-                                      float mean[CHANNEL_TILE], float rstd[CHANNEL_TILE]) {
+   computes them (two passes). With `weights` (one per channel, 0 or 1; NULL for all 1) both
+   means are over the channels of weight 1 only: the statistics the LayerNormalization has once
+   the others are removed. */
+static inline void channel_statistics(const float *x, const float *weights, int channels, int block, int positions, float epsilon,
+                                      int q0, int n, float mean[CHANNEL_TILE], float rstd[CHANNEL_TILE]) {
     const int blocks = (channels + block - 1) / block;
+    const float count = channel_count(weights, channels);
     float acc[CHANNEL_TILE][8];
     memset(acc, 0, sizeof acc);
     for (int cb = 0; cb < blocks; cb++) {
         const int lanes = (cb + 1) * block <= channels ? block : channels - cb * block;
         const float *xb = x + (long)cb * positions * block + (long)q0 * block;
-        for (int q = 0; q < n; q++) channel_sum(acc[q], xb + q * block, cb * block, lanes);
+        for (int q = 0; q < n; q++) {
+            if (weights) channel_sum_weighted(acc[q], xb + q * block, weights + cb * block, 0.0f, 0, cb * block, lanes);
+            else channel_sum(acc[q], xb + q * block, cb * block, lanes);
+        }
     }
-    for (int q = 0; q < n; q++) mean[q] = channel_sum_total(acc[q]) / (float)channels;
+    for (int q = 0; q < n; q++) mean[q] = channel_sum_total(acc[q]) / count;
     memset(acc, 0, sizeof acc);
     for (int cb = 0; cb < blocks; cb++) {
         const int lanes = (cb + 1) * block <= channels ? block : channels - cb * block;
         const float *xb = x + (long)cb * positions * block + (long)q0 * block;
-        for (int q = 0; q < n; q++) channel_sum_squares(acc[q], xb + q * block, mean[q], cb * block, lanes);
+        for (int q = 0; q < n; q++) {
+            if (weights) channel_sum_weighted(acc[q], xb + q * block, weights + cb * block, mean[q], 1, cb * block, lanes);
+            else channel_sum_squares(acc[q], xb + q * block, mean[q], cb * block, lanes);
+        }
     }
-    for (int q = 0; q < n; q++) rstd[q] = 1.0f / sqrtf(channel_sum_total(acc[q]) / (float)channels + epsilon);
+    for (int q = 0; q < n; q++) rstd[q] = 1.0f / sqrtf(channel_sum_total(acc[q]) / count + epsilon);
 }
 
 /* The calling OpenMP thread's contiguous part of the (image, tile) pairs of a tensor of images x

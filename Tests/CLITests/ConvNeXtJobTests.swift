@@ -5,7 +5,8 @@ import Testing
 /// The main job end to end on the ConvNeXt fixtures (issue 40), both exporters' files, every
 /// `--method`: the output passes the onnx checker and runs in onnxruntime to [4, 10], and the
 /// filter stage removes channels (the 4x expansions of the blocks, now 1x1 convs with a GELU
-/// between them), which it could not while they were channels-last MatMuls.
+/// between them, which it could not while they were channels-last MatMuls, and the residual
+/// streams through their LayerNorms over channels).
 @Suite(.serialized) struct ConvNeXtJobTests {
     static let data = "idx:\(Fixtures.fashionMNIST)"
 
@@ -30,9 +31,10 @@ import Testing
             print("\(name) --method \(method): parameters \(before) -> \(after), exit \(result.status)")
             #expect(after < before)
             if method == "filter" {
-                // At least the expansions' half: 4 blocks of 4C channels (C = 24, 24, 48, 48), 288 in all.
+                // Half of the expansions alone (4 blocks of 4C channels, C = 24, 24, 48, 48) keeps 61 %
+                // of the parameters; half of the residual streams' channels too keeps less than half.
                 #expect(result.stdout.contains("removed") || result.stderr.contains("removed"), "\(result.stdout)")
-                #expect(Double(after) <= 0.7 * Double(before))
+                #expect(Double(after) <= 0.5 * Double(before))
             }
         }
     }

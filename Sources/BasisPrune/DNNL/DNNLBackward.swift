@@ -33,6 +33,8 @@ extension DNNLForward {
             var y: String
             var layout: ChannelLayout
             var scale: UnsafeMutablePointer<Float>
+            /// Channel weights of a masked graph (held fixed), nil for none.
+            var weights: UnsafeMutablePointer<Float>?
             var epsilon: Float
         }
 

@@ -50,11 +50,11 @@ extension DNNLForward {
             let data = md(of: n.input)
             let (xMemory, dyMemory) = (n.input, try inLayout(dy, data))
             let dx = try scratch(data)
-            let (layout, scale, epsilon) = (n.layout, n.scale, n.epsilon)
+            let (layout, scale, weights, epsilon) = (n.layout, n.scale, n.weights, n.epsilon)
             forward.backwardSteps.append(Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: xMemory),
                                                              dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST, memory: dyMemory),
                                                              dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC, memory: dx)]) {
-                var problem = cdnnl_channel_norm_backward_problem(x: DNNLForward.handle(xMemory), scale: scale, dy: DNNLForward.handle(dyMemory),
+                var problem = cdnnl_channel_norm_backward_problem(x: DNNLForward.handle(xMemory), scale: scale, weights: weights, dy: DNNLForward.handle(dyMemory),
                                                                   dx: DNNLForward.handle(dx), images: Int32(layout.images), channels: Int32(layout.channels),
                                                                   positions: Int32(layout.positions), block: Int32(layout.block), epsilon: epsilon)
                 cdnnl_channel_norm_backward(&problem)

@@ -45,22 +45,34 @@ extension DNNLForward.Lowering {
         let y = try define(output, source.tensor.md, dims: outDims)
         read([source.name])
         absorbed.formUnion([norm.outputs[0], output])
-        let parameters = UnsafeMutablePointer<Float>.allocate(capacity: 2 * channels)
+        // Channel weights (input 3, only in filter pruning's masked graphs, `ChannelPruning.insertMasks`):
+        // the statistics over the channels of weight 1. A parameter's buffer is filled before each pass.
+        let weightsName = norm.input(3).flatMap { $0.isEmpty ? nil : $0 }
+        let weights = try weightsName.map { name throws(Unsupported) in try floats(name, norm) }
+        guard weights.map({ $0.count == channels }) ?? true else {
+            throw Unsupported(description: "\(norm.displayName): channel weights are not one per channel")
+        }
+        let parameters = UnsafeMutablePointer<Float>.allocate(capacity: 3 * channels)
         parameters.initialize(from: scale.floats, count: channels)
         (parameters + channels).initialize(from: bias?.floats ?? [Float](repeating: 0, count: channels), count: channels)
+        (parameters + 2 * channels).initialize(from: weights?.floats ?? [Float](repeating: 1, count: channels), count: channels)
         forward.ownedBuffers.append(UnsafeMutableRawPointer(parameters))
+        let weightBuffer: UnsafeMutablePointer<Float>? = weightsName == nil ? nil : parameters + 2 * channels
+        if let weightsName, forward.parameterNames.contains(weightsName) {
+            forward.parameterBuffers[weightsName] = (UnsafeMutableRawPointer(parameters + 2 * channels), channels)
+        }
         let epsilon = norm.float("epsilon", default: 1e-5)!
         let (xMemory, yMemory) = (source.tensor.memory!, y.memory!)
         forward.steps.append(DNNLForward.Step(primitive: nil, args: [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: xMemory),
                                                                      dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: yMemory)]) {
             var problem = cdnnl_channel_norm_problem(x: DNNLForward.handle(xMemory), scale: parameters, bias: parameters + channels,
-                                                     y: DNNLForward.handle(yMemory), images: Int32(layout.images), channels: Int32(layout.channels),
+                                                     weights: weightBuffer, y: DNNLForward.handle(yMemory), images: Int32(layout.images), channels: Int32(layout.channels),
                                                      positions: Int32(layout.positions), block: Int32(layout.block), epsilon: epsilon)
             cdnnl_channel_norm(&problem)
         })
         if training {
             forward.recipes.append(.channelNorm(DNNLForward.Recipe.ChannelNorm(x: node.inputs[0], input: xMemory, y: output, layout: layout,
-                                                                               scale: parameters, epsilon: epsilon)))
+                                                                               scale: parameters, weights: weightBuffer, epsilon: epsilon)))
         }
     }
 

@@ -14,6 +14,14 @@
 /// makes a space whose channel `i g + j` is channel `j C/g + i` of its input; channels `j C/g + i`
 /// for every j go together, so that the shuffle stays one after removal.
 ///
+/// A LayerNormalization over the channels (ConvNeXt's: Transpose to channels last, over the
+/// last axis, Transpose back, as `ChannelsLastToConv` leaves it; or over the last axis of an
+/// [N, C] value) keeps the channel indexing: its output joins its input's space as a
+/// *normalizer*, its scale and bias are sliced with the channels. Unlike the other ops it mixes
+/// the channels: its mean and variance are over all of them, so removing a channel changes every
+/// other channel's output. The pruned model normalizes over the kept channels; the masked model
+/// (`ChannelPruning.insertMasks`) gives each normalizer channel weights so that it does the same.
+///
 /// A *group* is a set of (space, channel) pairs that must go together: channel c of a space,
 /// joined through Concat offsets. Removing a group deletes the filters that produce it, the
 /// per-channel weights of the ops it passes through, and the input columns of the layers
@@ -71,6 +79,8 @@ public struct ChannelDependency: Sendable {
         public var shuffles: [(space: Int, groups: Int)] = []
         /// Shape and split constants to rewrite when channels of this space go.
         public var counts: [CountConstant] = []
+        /// LayerNormalizations over this space's channels (their scale and bias are in `constants`).
+        public var normalizers: [Int] = []
         /// Why no channel of this space may be removed, nil when they may.
         public var blocked: String?
     }
@@ -126,6 +136,7 @@ public struct ChannelDependency: Sendable {
             if !s.producers.isEmpty { line += "; filters of " + s.producers.map(name).joined(separator: ", ") }
             if !s.segments.isEmpty { line += "; concat of " + s.segments.map { "space \($0.space) at \($0.offset)" }.joined(separator: ", ") }
             if !s.channelwise.isEmpty { line += "; through " + s.channelwise.map(name).joined(separator: ", ") }
+            if !s.normalizers.isEmpty { line += "; normalized by " + s.normalizers.map(name).joined(separator: ", ") }
             if !s.sinks.isEmpty { line += "; read by " + s.sinks.map { name($0.node) }.joined(separator: ", ") }
             lines.append(line)
         }
@@ -144,6 +155,9 @@ public struct ChannelDependency: Sendable {
         let consumers: [String: [Int]]
         /// Channel shuffles found at their first Reshape: the final Reshape's index -> (input, groups, first Reshape).
         var shuffleEnds: [Int: (input: String, groups: Int, start: Int)] = [:]
+        /// LayerNormalizations over channels found at their first Transpose: the Transpose
+        /// back's index -> (input, the LayerNormalization's index).
+        var normalizerEnds: [Int: (input: String, norm: Int)] = [:]
 
         init(graph: Graph, facts: [String: ValueFacts]) {
             self.graph = graph
@@ -226,6 +240,15 @@ public struct ChannelDependency: Sendable {
             }
             if node.opType == "Reshape", let x = node.input(0), rawOf[x] != nil, let groups = channelShuffle(index, node) {
                 shuffleEnds[groups.end] = (x, groups.groups, index)
+                return
+            }
+            if let sandwich = normalizerEnds[index], rawOf[sandwich.input] != nil {
+                join(output, to: sandwich.input)
+                normalizer(sandwich.norm, space: rawOf[sandwich.input]!)
+                return
+            }
+            if node.opType == "Transpose", let x = node.input(0), rawOf[x] != nil, let found = channelNormalization(index, node) {
+                normalizerEnds[found.end] = (x, found.norm)
                 return
             }
             switch node.opType {
@@ -347,6 +370,14 @@ public struct ChannelDependency: Sendable {
                     raw[xs].counts.append(CountConstant(node: index, element: k, offset: offset, count: sizes[k], divisor: 1))
                     offset += sizes[k]
                 }
+            case "LayerNormalization":
+                // Over the channels of an [N, C] value (the dynamo exporter's classifier).
+                guard let x = node.input(0), rawOf[x] != nil else { return }
+                guard facts[x]?.shape.count == 2, [-1, 1].contains(node.int("axis", default: -1)!), node.outputs.dropFirst().allSatisfy(\.isEmpty) else {
+                    return blockAll(node, because: "\(what) normalizes other axes than the channels")
+                }
+                join(output, to: x)
+                normalizer(index, space: rawOf[x]!)
             case "Shape", "Size":
                 return  // reads the shape only, which follows the channels
             default:
@@ -369,6 +400,34 @@ public struct ChannelDependency: Sendable {
             let back = graph.nodes[next[0]]
             guard back.opType == "Reshape", isConstant(back.input(1)), let b = back.outputs.first, facts[b]?.shape == shape else { return nil }
             return (split[1], next[0])
+        }
+
+        /// When the Transpose at `index` starts a LayerNormalization over channels: its perm is
+        /// [0, 2, 3, 1], its only reader a LayerNormalization over the last axis (no Mean or
+        /// InvStdDev outputs), whose only reader a Transpose with perm [0, 3, 1, 2]; that
+        /// LayerNormalization's index and the last Transpose's.
+        func channelNormalization(_ index: Int, _ node: Node) -> (norm: Int, end: Int)? {
+            guard ChannelsLastToConv.isTranspose(node, [0, 2, 3, 1]), let readers = consumers[node.outputs[0]], readers.count == 1 else { return nil }
+            let norm = graph.nodes[readers[0]]
+            guard norm.opType == "LayerNormalization", norm.input(0) == node.outputs[0], [-1, 3].contains(norm.int("axis", default: -1)!),
+                  norm.outputs.dropFirst().allSatisfy(\.isEmpty), let next = consumers[norm.outputs[0]], next.count == 1,
+                  ChannelsLastToConv.isTranspose(graph.nodes[next[0]], [0, 3, 1, 2]) else { return nil }
+            return (readers[0], next[0])
+        }
+
+        /// Records the LayerNormalization at `index` as a normalizer of raw space `s`, its scale
+        /// and bias as per-channel constants; blocks the space when they are not one constant per channel.
+        mutating func normalizer(_ index: Int, space s: Int) {
+            let node = graph.nodes[index]
+            raw[s].normalizers.append(index)
+            for k in 1...2 {
+                guard let name = node.input(k), !name.isEmpty else { continue }
+                guard isConstant(name), facts[name]?.shape == [raw[s].channels] else {
+                    raw[s].blocked = raw[s].blocked ?? "LayerNormalization '\(node.displayName)' has a scale or bias that is not one constant per channel"
+                    continue
+                }
+                raw[s].constants.append(PerChannelConstant(node: index, input: k, axis: 0))
+            }
         }
 
         mutating func elementwise(_ index: Int, _ node: Node, what: String) {
@@ -428,12 +487,14 @@ public struct ChannelDependency: Sendable {
                 spaces[n].segments += r.segments.map { (number[find($0.space)]!, $0.offset) }
                 spaces[n].shuffles += r.shuffles.map { (number[find($0.space)]!, $0.groups) }
                 spaces[n].counts += r.counts
+                spaces[n].normalizers += r.normalizers
                 if r.channels != spaces[n].channels { spaces[n].blocked = spaces[n].blocked ?? "joins tensors of \(r.channels) and \(spaces[n].channels) channels" }
                 spaces[n].blocked = spaces[n].blocked ?? r.blocked
             }
             for n in spaces.indices {
                 spaces[n].producers.sort()
                 spaces[n].channelwise.sort()
+                spaces[n].normalizers.sort()
                 spaces[n].sinks.sort { ($0.node, $0.input) < ($1.node, $1.input) }
             }
             var spaceOf: [String: Int] = [:]

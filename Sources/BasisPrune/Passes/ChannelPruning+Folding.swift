@@ -40,7 +40,8 @@ extension ChannelPruning {
             var weights: [String: Value] = [:]
             var dropped = Set<Int>(), droppedInitializers = Set<String>()
             for m in masks {
-                guard let mul = readers[m.initializer]?.first, readers[m.initializer]?.count == 1,
+                // A statistics mask stays the LayerNormalization's input.
+                guard !m.statistics, let mul = readers[m.initializer]?.first, readers[m.initializer]?.count == 1,
                       var product = masked.nodes[mul].outputs.first else { targets.append(nil); continue }
                 // A centred mask: the Add before the Mul and the one after it go too.
                 var around: [Int] = [], aroundInitializers: [String] = []

@@ -10,6 +10,11 @@ public enum ChannelPruning {
     /// With a `mean` per channel (mean replacement) it masks the centred tensor instead:
     /// `x' = (x - mean) * m + mean`, so a removed channel leaves its mean behind and the mask's
     /// gradient is that of the channel's variation.
+    ///
+    /// A *statistics* mask is instead the channel weights of a LayerNormalization over a masked
+    /// space's channels (`ChannelDependency.Space.normalizers`), its input 3, shape [C]: with a
+    /// channel's weight 0 its mean and variance leave that channel out, as the pruned model's do.
+    /// It takes the same values as the space's other masks; it has no gradient (not a sink).
     public struct Mask: Sendable {
         public var tensor: String
         public var initializer: String
@@ -17,12 +22,14 @@ public enum ChannelPruning {
         public var channels: Int
         public var shape: [Int]
         public var mean: [Float]? = nil
+        public var statistics = false
     }
 
     /// `graph` with a mask on every tensor that a layer sums over and that has removable
     /// channels; the masks are initializers of ones. A tensor in `means` (by name, one value
     /// per channel) is masked centred (`Mask.mean`): `Add(x, -mean)`, the mask's `Mul`, then
-    /// `Add(+mean)`.
+    /// `Add(+mean)`. Each LayerNormalization over such a space's channels gets a statistics
+    /// mask as its input 3 (`Mask.statistics`).
     public static func insertMasks(_ graph: Graph, _ analysis: ChannelDependency, means: [String: [Float]] = [:]) -> (graph: Graph, masks: [Mask]) {
         var graph = graph
         var taken = graph.usedNames
@@ -58,6 +65,14 @@ public enum ChannelPruning {
                     maskedName[sink.tensor] = out
                 }
                 graph.nodes[sink.node].inputs[sink.input] = maskedName[sink.tensor]!
+            }
+            for index in space.normalizers {
+                let node = graph.nodes[index]
+                let w = graph.freshName((node.name.flatMap { $0.isEmpty ? nil : $0 } ?? node.outputs[0]) + "/channel.weights", taken: &taken)
+                graph.initializers.append(Tensor(name: w, dims: [space.channels], floats: Array(repeating: 1, count: space.channels)))
+                while graph.nodes[index].inputs.count < 3 { graph.nodes[index].inputs.append("") }
+                graph.nodes[index].inputs.append(w)
+                masks.append(Mask(tensor: node.inputs[0], initializer: w, space: n, channels: space.channels, shape: [space.channels], statistics: true))
             }
         }
         var nodes: [Node] = []
@@ -261,6 +276,10 @@ public enum ChannelPruning {
         // Declared shapes of the tensors that lost channels no longer hold (nor those of a
         // shuffle's inner tensors).
         var changed = Set(analysis.spaces.enumerated().filter { !channels[$0.offset].isEmpty }.flatMap(\.element.tensors)).union(recounted)
+        // And those inside a LayerNormalization over channels (channels last).
+        for (n, space) in analysis.spaces.enumerated() where !channels[n].isEmpty {
+            for index in space.normalizers { changed.formUnion(graph.nodes[index].inputs.prefix(1) + graph.nodes[index].outputs) }
+        }
         for node in graph.nodes where node.inputs.contains(where: recounted.contains) { changed.formUnion(node.outputs) }
         graph.valueInfo = graph.valueInfo.filter { !changed.contains($0.name) }
         return graph.removingDeadCode()

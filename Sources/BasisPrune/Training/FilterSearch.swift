@@ -17,7 +17,8 @@ public struct FilterPruningResult: Sendable {
 /// that sum over the channels read them, summed over batches), and removes the least important
 /// in rounds within the accuracy floor; a failed round is retried with half the fraction.
 /// Nothing is trained: a candidate is the input model with its removed channels masked, which
-/// is exactly the model with them removed.
+/// is the model with them removed (up to float rounding where a LayerNormalization's statistics
+/// leave them out through its channel weights, `ChannelPruning.Mask.statistics`).
 public struct FilterSearch: Sendable {
     /// Runs the masked graph (the importance passes, which need the mask gradients).
     public let executor: Executor
@@ -86,7 +87,7 @@ public struct FilterSearch: Sendable {
     public static func channelMeans(_ graph: Graph, model: Model, analysis: ChannelDependency, train: Preprocessor, trainIndices: [Int],
                              options: PruningOptions) throws(EngineError) -> [String: [Float]] {
         let initializers = graph.initializersByName, readers = graph.readers
-        let tensors = ChannelPruning.insertMasks(graph, analysis).masks.map(\.tensor).filter { tensor in
+        let tensors = ChannelPruning.insertMasks(graph, analysis).masks.filter { !$0.statistics }.map(\.tensor).filter { tensor in
             let sinks = analysis.spaces.flatMap(\.sinks).filter { $0.tensor == tensor }
             return !sinks.isEmpty && sinks.allSatisfy { sink in
                 let node = graph.nodes[sink.node]
@@ -120,9 +121,9 @@ public struct FilterSearch: Sendable {
             let batch = images[begin..<min(begin + options.batchSize, images.count)]
             begin += batch.count
             let result = try executor.sharedLossAndGradients(batch, data: train, targets: options.targets, parameters: parameters,
-                                                             names: masks.map(\.initializer), importanceOnly: true, sharing: options.sharing)
+                                                             names: masks.filter { !$0.statistics }.map(\.initializer), importanceOnly: true, sharing: options.sharing)
             for i in batchSum.indices { batchSum[i] = 0 }
-            for (k, m) in masks.enumerated() {
+            for (k, m) in masks.enumerated() where !m.statistics {
                 guard let g = result.importanceGradients[m.initializer]?.floats else { continue }
                 for c in 0..<m.channels { if let group = maskGroups[k][c] { batchSum[group] += Double(g[c]) } }
             }

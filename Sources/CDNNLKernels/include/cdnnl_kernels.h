@@ -103,11 +103,15 @@ void cdnnl_clip_backward(const cdnnl_clip_backward_problem *problem);
    * scale[c] + bias[c], mean and var over the channels of one image at one position, for
    tensors of images x channels x positions in a layout with channels in blocks of `block`
    (1, 8 or 16, as `cdnnl_channel_dot`, or channels last as one block of all channels); the
-   lanes of a last block past `channels` are written as zeros. bias may be NULL. */
+   lanes of a last block past `channels` are written as zeros. bias may be NULL. `weights` (NULL,
+   or one per channel, each 0 or 1) restricts mean and var to the channels of weight 1: what the
+   LayerNormalization computes once the others are removed (the masked model of filter pruning);
+   every channel is still written. */
 typedef struct {
     const float *x;
     const float *scale;
     const float *bias;
+    const float *weights;
     float *y;
     int images;
     int channels;
@@ -123,10 +127,13 @@ void cdnnl_channel_norm(const cdnnl_channel_norm_problem *problem);
 /* The data gradient of `cdnnl_channel_norm` (scale and bias frozen): dx from dy and the
    forward pass's input x, all three in x's layout. The mean and deviation are recomputed as the
    forward pass computed them; with g = dy * scale[c] and xhat the normalised x,
-   dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps), the means over the channels. */
+   dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps), the means over the channels.
+   With `weights` (as the forward problem's; held fixed, no gradient) the statistics are over the
+   channels of weight 1, k of them, and dx = (g - w[c] * (sum(g) + xhat * sum(g * xhat)) / k) / sqrt(var + eps). */
 typedef struct {
     const float *x;
     const float *scale;
+    const float *weights;
     const float *dy;
     float *dx;
     int images;

@@ -192,6 +192,13 @@ func finiteDifferenceCheck(
             let logistic = b.node("Reciprocal", [b.node("Add", [b.node("Exp", [b.node("Neg", [powered], "neg")], "ex"), "one"], "den")], "rec")
             return (b.node("Add", [logistic, wide], "y"), 4)
         },
+        GradientCase(description: "LayerNormalization over channels with channel weights (filter pruning's masked graphs)") { b in
+            let t = b.node("Transpose", ["xs"], "nhwc", ["perm": .ints([0, 2, 3, 1])])
+            b.initializers.append(Tensor(name: "kept", dims: [4], floats: [1, 0, 1, 1]))
+            let ln = b.node("LayerNormalization", [t, b.weight("lnw", [4], scale: 1), b.weight("lnb", [4]), "kept"], "ln",
+                            ["axis": .int(-1), "epsilon": .float(1e-5)])
+            return (b.node("Transpose", [ln], "y", ["perm": .ints([0, 3, 1, 2])]), 4)
+        },
         GradientCase(description: "Softmax over channels, LogSoftmax") { b in
             let s = b.node("Softmax", ["xs"], "sm", ["axis": .int(1)])
             return (b.node("LogSoftmax", [s], "y", ["axis": .int(-1)]), 4)

@@ -71,6 +71,61 @@ import Testing
                                            target: TrainingTarget(labels: labels, teacher: teacher, temperature: 4, draws: [0.1, 0.5, 0.9]))
     }
 
+    /// The residual streams are filter-pruned through their LayerNormalizations over channels:
+    /// the stem's and the downsampling conv's spaces are removable, each with its
+    /// LayerNormalizations as normalizers. Removing a third of the groups (some in each stream)
+    /// gives, in onnxruntime, the logits the engine gives for the masked model, whose
+    /// LayerNormalizations take their statistics over the kept channels only (on oneDNN for the
+    /// TorchScript export, on the reference kernels for the dynamo one's [N, C] classifier norm);
+    /// without those channel weights the masked model is another function.
+    @Test(arguments: fixtures)
+    func residualStreamsArePrunedThroughLayerNorm(_ name: String) throws {
+        var model = try Simplify.run(try ONNXImporter.load(path: Self.path(name))).model
+        model.graph = try FoldBatchNorm.run(model.graph)
+        let graph = model.graph
+        let analysis = try ChannelDependency(graph: graph, opset: model.defaultOpsetVersion!)
+        print(analysis.describe(graph))
+        let streams = analysis.spaces.indices.filter { !analysis.spaces[$0].normalizers.isEmpty }
+        try #require(streams.count == 2)
+        // The first made by the stem conv (the graph's first node), the second by the downsampling conv.
+        #expect(analysis.spaces[streams[0]].producers.first == 0)
+        #expect(analysis.spaces[streams[1]].producers.first.map { graph.nodes[$0].ints("strides") } == [2, 2])
+        // Stage 1: the stem's norm, two blocks' norms, the downsampling norm; stage 2: two blocks' and the classifier's.
+        #expect(streams.map { analysis.spaces[$0].normalizers.count } == [4, 3])
+        for n in streams {
+            #expect(analysis.spaces[n].blocked == nil && analysis.fixedChannels[n] == 0)
+            #expect(analysis.spaces[n].producers.count == 3)  // the stem or downsampling conv and two blocks' pw2
+        }
+        let removed = Set(stride(from: 1, to: analysis.groups.count, by: 3))
+        #expect(streams.allSatisfy { n in removed.contains { g in analysis.groups[g].contains { $0.space == n } } })
+        var pruned = model
+        pruned.graph = try ChannelPruning.remove(graph, analysis, removed: removed)
+        let (input, _) = try fashionMNISTBatch(count: 4)
+        try ChannelPruningTests.expectRemovalMatchesMasking(model, analysis, removed: removed, pruned: pruned.graph, input: input)
+
+        // The masked model with every LayerNormalization's statistics over all channels is not the pruned model.
+        let (masked, masks) = ChannelPruning.insertMasks(graph, analysis)
+        #expect(masks.filter(\.statistics).count == 7)
+        var values = ChannelPruning.maskValues(masks, analysis, removed: removed)
+        for m in masks where m.statistics { values[m.initializer] = Value(shape: m.shape, floats: Array(repeating: 1, count: m.channels)) }
+        var maskedModel = model
+        maskedModel.graph = masked
+        let unweighted = try #require(try Executor(model: maskedModel).run([graph.inputs[0].name: input], parameters: values)[graph.outputs[0].name])
+        let theirs = try #require(try Executor(model: pruned).run([graph.inputs[0].name: input])[graph.outputs[0].name])
+        #expect(maxAbsDifference(unweighted.floats, theirs.floats) > 1e-3)
+    }
+
+    /// The masked model's mask gradients (statistics masks held fixed) on oneDNN equal the
+    /// reference kernels', with a third of the groups removed.
+    @Test func maskGradientsThroughLayerNormMatchTheReference() throws {
+        var model = try Simplify.run(try ONNXImporter.load(path: Self.path("convnext-tiny2-32"))).model
+        let analysis = try ChannelDependency(graph: model.graph, opset: model.defaultOpsetVersion!)
+        let (masked, masks) = ChannelPruning.insertMasks(model.graph, analysis)
+        model.graph = masked
+        let parameters = ChannelPruning.maskValues(masks, analysis, removed: Set(stride(from: 1, to: analysis.groups.count, by: 3)))
+        try OneDNNTests.expectSameTraining(model, parameters: parameters, input: [3, 3, 32, 32], target: TrainingTarget(labels: [1, 4, 9]))
+    }
+
     /// A GELU in either form is recognised only where its nodes compute GELU: a constant off by
     /// 1 % (0.505 for 0.5) leaves the ops as they are, and the oneDNN path then refuses them
     /// (Erf and Tanh are not covered) rather than running another function.
