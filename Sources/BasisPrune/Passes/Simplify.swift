@@ -12,7 +12,8 @@
 /// 3. Identity, and Dropout in inference mode, are removed (their readers read the input).
 /// 4. Dead nodes and unused initializers are removed.
 /// 5. (Between 1 and 2.) The channels-last blocks of ConvNeXt-style graphs become 1x1 Convs and
-///    channels-first ops (`ChannelsLastToConv`).
+///    channels-first ops (`ChannelsLastToConv`), and LayerNorms over channels written out with
+///    ReduceMean become LayerNormalization ops (`WrittenOutLayerNorm`, opset 17 and later).
 ///
 /// Node names and the names of the values that stay are kept. Graph inputs and outputs stay;
 /// an initializer that is also a graph input (IR version 4 and later) may be overridden at run
@@ -32,6 +33,8 @@ public enum Simplify {
         public var passThroughsRemoved = 0
         /// Channels-last blocks rewritten in NCHW (`ChannelsLastToConv`).
         public var channelsLastBlocks = 0
+        /// LayerNorms over channels written out, now LayerNormalization ops (`WrittenOutLayerNorm`).
+        public var writtenOutLayerNorms = 0
     }
 
     /// Ops never folded: random outputs, or subgraphs.
@@ -52,6 +55,7 @@ public enum Simplify {
         var graph = model.graph
         graph = try foldConstants(graph, opset: opset, irVersion: model.irVersion, statistics: &statistics)
         (graph, statistics.channelsLastBlocks) = ChannelsLastToConv.run(graph, opset: opset)
+        (graph, statistics.writtenOutLayerNorms) = WrittenOutLayerNorm.run(graph, opset: opset)
         graph = fusePads(graph, opset: opset, statistics: &statistics)
         graph = removePassThroughs(graph, opset: opset, statistics: &statistics)
         graph = graph.removingDeadCode()

@@ -47,6 +47,8 @@ enum SimplifyCommand {
               folded into constants   \(grouped(statistics.folded))
               Pads merged into Convs  \(grouped(statistics.padsFused))
               Identity/Dropout gone   \(grouped(statistics.passThroughsRemoved))
+              channels-last blocks    \(grouped(statistics.channelsLastBlocks)) (MatMuls made 1x1 Convs)
+              LayerNorms made one op  \(grouped(statistics.writtenOutLayerNorms)) (written out with ReduceMean)
 
             """
     }

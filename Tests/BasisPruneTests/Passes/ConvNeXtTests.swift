@@ -115,6 +115,57 @@ import Testing
         #expect(maxAbsDifference(unweighted.floats, theirs.floats) > 1e-3)
     }
 
+    /// A LayerNorm over channels written out with ReduceMean, as Hugging Face's ConvNeXt writes
+    /// its stem's and downsampling norms (`channels_first`), with the centred value computed
+    /// twice as the TorchScript exporter writes it: `simplify` makes it one LayerNormalization
+    /// between Transposes (onnxruntime: the same logits), so the stem's space is pruned through
+    /// it, with the removal equal to the masking in onnxruntime. At opset 16 it stays as it was.
+    @Test func writtenOutLayerNormBecomesOneOp() throws {
+        func model(opset: Int64) -> Model {
+            var b = GraphBuilder(random: SeededRandom(seed: 9))
+            let stem = b.node("Conv", ["x", b.weight("stem.w", [8, 3, 2, 2]), b.weight("stem.b", [8])], "stem", ["strides": .ints([2, 2])])
+            let mean = b.node("ReduceMean", [stem], "u", ["axes": .ints([1])])
+            let d1 = b.node("Sub", [stem, mean], "d1"), d2 = b.node("Sub", [stem, mean], "d2")
+            b.initializers.append(Tensor(name: "two", dims: [], floats: [2]))
+            b.initializers.append(Tensor(name: "eps", dims: [], floats: [1e-6]))
+            let variance = b.node("ReduceMean", [b.node("Pow", [d1, "two"], "sq")], "s", ["axes": .ints([1])])
+            let normalized = b.node("Div", [d2, b.node("Sqrt", [b.node("Add", [variance, "eps"], "se")], "sd")], "n")
+            let norm = b.node("Add", [b.node("Mul", [b.weight("ln.w", [8, 1, 1], scale: 1.5), normalized], "nw"), b.weight("ln.b", [8, 1, 1])], "ln")
+            let block = b.node("Conv", [b.node("Relu", [b.node("Conv", [norm, b.weight("pw1.w", [16, 8, 1, 1])], "pw1")], "act"), b.weight("pw2.w", [8, 16, 1, 1])], "pw2")
+            let pooled = b.node("GlobalAveragePool", [b.node("Add", [norm, block], "residual")], "gap")
+            _ = b.node("Gemm", [b.node("Flatten", [pooled], "flat"), b.weight("fc.w", [5, 8]), b.weight("fc.b", [5])], "logits", ["transB": .int(1)])
+            let type = { (dims: [Int]) in TypeInfo(tensor: TypeInfo.TensorType(elementType: DataType.float.rawValue, shape: dims.map { Dimension(.known(Int64($0))) })) }
+            let graph = Graph(name: "written-out-norm", nodes: b.nodes, initializers: b.initializers, inputs: [ValueInfo(name: "x", type: type([4, 3, 16, 16]))],
+                              outputs: [ValueInfo(name: "logits", type: type([4, 5]))])
+            return Model(irVersion: 8, opsetImports: [OpsetImport(domain: "", version: opset)], graph: graph)
+        }
+        let (old, oldStatistics) = try Simplify.run(model(opset: 16))
+        #expect(oldStatistics.writtenOutLayerNorms == 0 && !old.graph.nodes.contains { $0.opType == "LayerNormalization" })
+
+        let original = model(opset: 17)
+        let (simplified, statistics) = try Simplify.run(original)
+        #expect(statistics.writtenOutLayerNorms == 1)
+        let ops = simplified.graph.nodes.map(\.opType)
+        #expect(ops.filter { $0 == "LayerNormalization" }.count == 1 && !ops.contains("ReduceMean") && !ops.contains("Sqrt"))
+        let directory = Fixtures.temporaryDirectory("written-out-norm")
+        try ONNXExporter.write(original, to: directory + "/original.onnx")
+        try ONNXExporter.write(simplified, to: directory + "/simplified.onnx")
+        let judged = try runJudge("ort_compare.py", [directory + "/original.onnx", directory + "/simplified.onnx", "4x3x16x16"]) as! [String: Any]
+        #expect(judged["checker"] as? String == "ok", "\(judged)")
+        #expect((judged["relative_difference"] as? Double ?? 1) <= 1e-5, "\(judged)")
+
+        let analysis = try ChannelDependency(graph: simplified.graph, opset: 17)
+        print(analysis.describe(simplified.graph))
+        let stem = try #require(analysis.spaces.firstIndex { $0.producers.contains(0) })
+        #expect(analysis.spaces[stem].normalizers.count == 1 && analysis.spaces[stem].blocked == nil && analysis.fixedChannels[stem] == 0)
+        let removed = Set(analysis.groups.indices.filter { analysis.groups[$0].contains { $0.space == stem && $0.channel % 3 == 1 } })
+        #expect(removed.count == 3)  // channels 1, 4 and 7
+        var random = SplitMix64(seed: 4)
+        let input = Value(shape: [4, 3, 16, 16], floats: (0..<(4 * 3 * 256)).map { _ in random.nextFloat() })
+        let pruned = try ChannelPruning.remove(simplified.graph, analysis, removed: removed)
+        try ChannelPruningTests.expectRemovalMatchesMasking(simplified, analysis, removed: removed, pruned: pruned, input: input)
+    }
+
     /// The masked model's mask gradients (statistics masks held fixed) on oneDNN equal the
     /// reference kernels', with a third of the groups removed.
     @Test func maskGradientsThroughLayerNormMatchTheReference() throws {
