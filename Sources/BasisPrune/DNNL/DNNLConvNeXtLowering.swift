@@ -47,7 +47,7 @@ extension DNNLForward.Lowering {
         absorbed.formUnion([norm.outputs[0], output])
         // Channel weights (input 3, only in filter pruning's masked graphs, `ChannelPruning.insertMasks`):
         // the statistics over the channels of weight 1. A parameter's buffer is filled before each pass.
-        let weightsName = norm.input(3).flatMap { $0.isEmpty ? nil : $0 }
+        let weightsName = norm.input(3)
         let weights = try weightsName.map { name throws(Unsupported) in try floats(name, norm) }
         guard weights.map({ $0.count == channels }) ?? true else {
             throw Unsupported(description: "\(norm.displayName): channel weights are not one per channel")
@@ -58,8 +58,8 @@ extension DNNLForward.Lowering {
         (parameters + 2 * channels).initialize(from: weights?.floats ?? [Float](repeating: 1, count: channels), count: channels)
         forward.ownedBuffers.append(UnsafeMutableRawPointer(parameters))
         let weightBuffer: UnsafeMutablePointer<Float>? = weightsName == nil ? nil : parameters + 2 * channels
-        if let weightsName, forward.parameterNames.contains(weightsName) {
-            forward.parameterBuffers[weightsName] = (UnsafeMutableRawPointer(parameters + 2 * channels), channels)
+        if let weightsName, let weightBuffer, forward.parameterNames.contains(weightsName) {
+            forward.parameterBuffers[weightsName] = (UnsafeMutableRawPointer(weightBuffer), channels)
         }
         let epsilon = norm.float("epsilon", default: 1e-5)!
         let (xMemory, yMemory) = (source.tensor.memory!, y.memory!)

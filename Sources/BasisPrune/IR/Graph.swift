@@ -25,6 +25,13 @@ public struct Graph: Sendable {
     }
 
     /// Initializers by name.
+    /// Initializers that are no graph input, by name: the values a pass may treat as constants
+    /// (an initializer that is also a graph input may be overridden at run time).
+    public var constantInitializers: [String: Tensor] {
+        let inputNames = Set(inputs.map(\.name))
+        return initializersByName.filter { !inputNames.contains($0.key) }
+    }
+
     public var initializersByName: [String: Tensor] {
         var byName: [String: Tensor] = [:]
         for tensor in initializers { if let name = tensor.name { byName[name] = tensor } }

@@ -421,7 +421,7 @@ public struct ChannelDependency: Sendable {
             let node = graph.nodes[index]
             raw[s].normalizers.append(index)
             for k in 1...2 {
-                guard let name = node.input(k), !name.isEmpty else { continue }
+                guard let name = node.input(k) else { continue }
                 guard isConstant(name), facts[name]?.shape == [raw[s].channels] else {
                     raw[s].blocked = raw[s].blocked ?? "LayerNormalization '\(node.displayName)' has a scale or bias that is not one constant per channel"
                     continue

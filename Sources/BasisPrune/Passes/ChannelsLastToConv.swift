@@ -113,8 +113,7 @@ public enum ChannelsLastToConv {
     }
 
     static func rewrite(_ graph: Graph, entry: Int, opset: Int64) -> Graph? {
-        let inputNames = Set(graph.inputs.map(\.name))
-        let constants = graph.initializersByName.filter { !inputNames.contains($0.key) }
+        let constants = graph.constantInitializers
         guard let (inside, exits, values) = region(graph, entry: entry, constants: constants) else { return nil }
         var graph = graph
         var taken = graph.usedNames

@@ -22,13 +22,30 @@ public enum WrittenOutLayerNorm {
         var graph = graph
         var rewritten = 0
         var tried = Set<String>()
+        // Readers, graph outputs and constants of the graph as it stands, made again after each rewrite.
+        var context = Context(graph)
         while let start = graph.nodes.firstIndex(where: { $0.opType == "ReduceMean" && !tried.contains($0.outputs[0]) }) {
             tried.insert(graph.nodes[start].outputs[0])
-            guard let match = Match(graph, start: start, facts: facts) else { continue }
+            guard let match = Match(graph, start: start, facts: facts, context: context) else { continue }
             graph = match.apply(to: graph)
+            context = Context(graph)
             rewritten += 1
         }
         return (rewritten > 0 ? graph.removingDeadCode() : graph, rewritten)
+    }
+
+    /// What matching reads of a graph: each value's readers, the graph outputs, and the
+    /// constants (`Graph.constantInitializers`; `Simplify` has folded Constant nodes by then).
+    struct Context {
+        var readers: [String: [Int]]
+        var outputs: Set<String>
+        var constants: [String: Tensor]
+
+        init(_ graph: Graph) {
+            readers = graph.readers
+            outputs = Set(graph.outputs.map(\.name))
+            constants = graph.constantInitializers
+        }
     }
 
     /// One written-out LayerNorm: its input, the nodes it spans, epsilon, and the weight and bias
@@ -41,12 +58,8 @@ public enum WrittenOutLayerNorm {
         var scale: [Float]
         var bias: [Float]
 
-        init?(_ graph: Graph, start: Int, facts: [String: ValueFacts]) {
-            let readers = graph.readers, outputs = Set(graph.outputs.map(\.name))
-            var constants: [String: Tensor] = graph.initializersByName
-            for node in graph.nodes where node.opType == "Constant" {
-                if let t = node.tensor("value"), let out = node.outputs.first { constants[out] = t }
-            }
+        init?(_ graph: Graph, start: Int, facts: [String: ValueFacts], context: Context) {
+            let (readers, outputs, constants) = (context.readers, context.outputs, context.constants)
             func only(_ value: String) -> Int? {
                 guard !outputs.contains(value), let r = readers[value], r.count == 1 else { return nil }
                 return r[0]

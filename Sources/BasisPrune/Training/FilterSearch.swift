@@ -113,6 +113,8 @@ public struct FilterSearch: Sendable {
         order.seededShuffle(using: &random)
         let images = Array(order.prefix(options.retrainImages))
         let parameters = ChannelPruning.maskValues(masks, analysis, removed: removed)
+        // The sink masks' gradients (a statistics mask has none).
+        let names = masks.filter { !$0.statistics }.map(\.initializer)
         var total = [Double](repeating: 0, count: analysis.groups.count)
         var batchSum = [Double](repeating: 0, count: analysis.groups.count)
         let start = Date()
@@ -121,7 +123,7 @@ public struct FilterSearch: Sendable {
             let batch = images[begin..<min(begin + options.batchSize, images.count)]
             begin += batch.count
             let result = try executor.sharedLossAndGradients(batch, data: train, targets: options.targets, parameters: parameters,
-                                                             names: masks.filter { !$0.statistics }.map(\.initializer), importanceOnly: true, sharing: options.sharing)
+                                                             names: names, importanceOnly: true, sharing: options.sharing)
             for i in batchSum.indices { batchSum[i] = 0 }
             for (k, m) in masks.enumerated() where !m.statistics {
                 guard let g = result.importanceGradients[m.initializer]?.floats else { continue }
