@@ -20,6 +20,12 @@ import Foundation
 /// only if the bound its search predicted is within `safeFilterShare` of the budget. Which
 /// candidates are looked at depends on the searches alone, never on a look's outcome.
 ///
+/// With `PruningOptions.lookRetries` K above 0, a sequence survives K failed looks: it ends at
+/// its K+1-th, and its result is its last passed candidate. Each look is then tested at 1/(K+1)
+/// of the sequence's miss probability: for the result to be a candidate over the budget, one of
+/// the first K+1 candidates over the budget that the sequence looks at must pass its test, so
+/// Bonferroni over those K+1 keeps the sequence's share, whatever the order of the candidates.
+///
 /// With `double` and `PruningOptions.fallbackAlphaShare` above 0, the filter candidates form a
 /// fixed sequence of their own, tested at that share of `1 - confidence`, and the basis
 /// candidates one at the rest (Bonferroni over the two sequences: a false claim in either has
@@ -34,10 +40,12 @@ final class CertificationSequence {
     /// for it to be looked at before the basis stage.
     static let safeFilterShare = 0.5
 
-    /// One fixed sequence: its confidence, its last passed candidate, whether it has ended.
+    /// One fixed sequence: its confidence, its last passed candidate, its failed looks, whether
+    /// it has ended.
     struct Track {
         var confidence: Double
         var chosen: Checked?
+        var failures = 0
         var ended = false
         var lookedAtParameters: Int
     }
@@ -65,10 +73,12 @@ final class CertificationSequence {
         tracks = Self.confidences(options).map { Track(confidence: $0, lookedAtParameters: inputParameters) }
     }
 
-    /// The confidence of the basis (or only) sequence, and with a split that of the filter sequence.
+    /// The confidence each look of the basis (or only) sequence is tested at, and with a split
+    /// that of the filter sequence: the sequence's share of `1 - confidence`, divided among the
+    /// `lookRetries + 1` failures it may meet.
     static func confidences(_ options: PruningOptions) -> [Double] {
-        let miss = 1 - options.confidence, share = options.fallbackAlphaShare
-        guard options.method == .double && share > 0 && options.certify != .off else { return [options.confidence] }
+        let miss = (1 - options.confidence) / Double((options.lookRetries ?? 0) + 1), share = options.fallbackAlphaShare
+        guard options.method == .double && share > 0 && options.certify != .off else { return [1 - miss] }
         return [1 - miss * (1 - share), 1 - miss * share]
     }
 
@@ -150,6 +160,11 @@ final class CertificationSequence {
                                       certified: ok)
         if split { look.confidence = tracks[t].confidence }
         looks.append(look)
-        if ok { tracks[t].chosen = checked } else { tracks[t].ended = true }
+        if ok {
+            tracks[t].chosen = checked
+        } else {
+            tracks[t].failures += 1
+            tracks[t].ended = tracks[t].failures > options.lookRetries ?? 0
+        }
     }
 }

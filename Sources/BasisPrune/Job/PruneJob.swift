@@ -112,11 +112,27 @@ public struct PruneJob: Sendable {
         var microBatches: [Int] = []
     }
 
+    /// `--look-retries auto` (nil) resolved: one retry when the result is certified with labels
+    /// (whose paired drop goes down as well as up from one look to the next, so a failed look
+    /// is often followed by passing ones; by agreement a changed answer stays changed and the
+    /// looks grow) and the certification images can afford it (a candidate that changes no
+    /// answer, at the retried confidence, is bounded within a quarter of the budget: 2,500
+    /// images are, the 180 of a small transfer set are not); none otherwise.
+    public static func resolvingLookRetries(_ options: PruningOptions, certificationImages: Int) -> PruningOptions {
+        guard options.lookRetries == nil else { return options }
+        var resolved = options
+        resolved.lookRetries = 1
+        let smallest = 100 * options.certify.smallestBound(images: max(certificationImages, 1), confidence: CertificationSequence.confidences(resolved)[0])
+        if options.certify != .labels || options.pruneRatio != nil || smallest > options.maxAccuracyDrop / 4 { resolved.lookRetries = 0 }
+        return resolved
+    }
+
     public func run(_ data: Data) throws -> Outcome {
         var clock = PhaseClock()
         let model = try Simplify.run(self.model).model
         let original = try GraphSummary(model: model)
         var (options, data, estimateOnValidation) = try Self.prepared(options, data)
+        options = Self.resolvingLookRetries(options, certificationImages: data.certificationIndices.count)
         // What the certification images can certify at best, before any work.
         if options.certify != .off {
             let power = Certification.Power(images: data.certificationIndices.count, mode: options.certify,
@@ -171,6 +187,10 @@ public struct PruneJob: Sendable {
         if sequence.split {
             certification.procedure = String(format: "two fixed sequences, Bonferroni: the filter candidates at %g %% confidence (--fallback-alpha %g), the basis candidates at %g %%; each least pruned first, each look smaller than the one before in its sequence; the result is the basis sequence's last passed candidate, else the filter sequence's",
                                               100 * sequence.confidence("filter"), options.fallbackAlphaShare, 100 * sequence.confidence("basis"))
+        }
+        if let retries = options.lookRetries, retries > 0 {
+            certification.procedure += String(format: "; each sequence survives %d failed look%@ and ends at the next (--look-retries %d: each look at 1/%d of its sequence's 1 - confidence, Bonferroni over the first %d candidates over the budget it looks at); its result is its last passed candidate",
+                                              retries, retries == 1 ? "" : "s", retries, retries + 1, retries + 1)
         }
         let built = written?.built ?? (model: model, state: nil, removed: nil)
         var report = try evaluated(built, input: input, labelledValidation: labelledValidation,
@@ -401,6 +421,7 @@ public struct PruneJob: Sendable {
         report.microBatch = stages.microBatches.min() ?? options.sharing.microBatch
         report.memoryLimit = options.memory?.limit
         report.retrainImages = options.retrainImages
+        if options.method != .filter { report.basisRounds = options.basisRounds }
         report.roundFraction = options.pruneRatio == nil ? options.steps.roundFraction : nil
         report.peakResidentBytes = ResidentMemory.peak()
         return report

@@ -157,6 +157,8 @@ public struct PruneReport: Sendable, Codable {
     public var memoryLimit: Int?
     /// Training images each round retrained on (`--retrain-images`, after `auto`).
     public var retrainImages: Int?
+    /// The most rounds the basis search could try (`--basis-rounds`, after `auto`); nil: no limit.
+    public var basisRounds: Int?
     /// The searches' steps in force (`PruningOptions.steps`): the fraction of what remains each
     /// round removes (`--round-fraction`); the filter stage's share is `filter.share`.
     public var roundFraction: Double?
@@ -165,7 +167,7 @@ public struct PruneReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature, removal
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
-        case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes", retrainImages = "retrain_images", roundFraction = "round_fraction"
+        case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes", retrainImages = "retrain_images", roundFraction = "round_fraction", basisRounds = "basis_rounds"
         case channelMultiple = "channel_multiple", channelMultipleFrom = "channel_multiple_from", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"

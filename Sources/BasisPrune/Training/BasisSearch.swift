@@ -173,7 +173,7 @@ public struct BasisSearch: Sendable {
                          acceptedOptimizer = roundOptimizer
                          acceptedResult = candidateResult
                          candidates.append(candidate)
-                         importance = candidateImportance
+                         importance = Self.blend(importance, candidateImportance, memory: options.importanceMemory)
                          return .accepted(goOn: isWanted(candidate, history[history.count - 1]))
                      })
         clock.lap("prune in rounds")
@@ -227,6 +227,18 @@ public struct BasisSearch: Sendable {
         }
         return try Executor(model: written).evaluate(validation, indices: validationIndices, batchSize: options.evaluationBatch,
                                                      reporter: PhaseReporter(base: reporter, phase: phase), sharing: options.sharing)
+    }
+
+    /// `measured` with `memory` of `previous` carried into it, basis by basis (removed bases
+    /// have no importance in `measured` and keep none).
+    public static func blend(_ previous: [String: [Double]], _ measured: [String: [Double]], memory: Double) -> [String: [Double]] {
+        guard memory > 0 else { return measured }
+        var blended = measured
+        for (name, now) in measured {
+            guard let before = previous[name], before.count == now.count else { continue }
+            blended[name] = zip(now, before).map { now, before in now == 0 ? 0 : memory * before + (1 - memory) * now }
+        }
+        return blended
     }
 
     /// With a fixed ratio of every layer (`PruneScope.layer`): the bases each layer keeps, by

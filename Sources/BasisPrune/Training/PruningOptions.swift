@@ -62,6 +62,10 @@ public struct PruningOptions: Sendable {
     /// `carried`, the state (Adam's moment estimates) of the last accepted round's.
     public var retrainOptimizer = OptimizerStart.fresh
     public enum OptimizerStart: String, Sendable, Codable, CaseIterable { case fresh, carried }
+    /// The share of the ranking the basis search carries from one accepted round to the next:
+    /// each round ranks by `memory * previous + (1 - memory) * measured` per kept basis (an
+    /// exponential average over rounds), 0 ranks by each round's own measurement.
+    public var importanceMemory = 0.0
     public var batchSize = 128
     public var seed: UInt64 = 0
     /// Largest allowed drop of validation accuracy below the input model, in points.
@@ -79,6 +83,12 @@ public struct PruningOptions: Sendable {
     /// default: on the reduced run (seeds 0-4) the results went from 42-75 % fewer to 69-76 %,
     /// on the full runs (seeds 0-2) from 73-78 % to 75.5-76.3 % (docs and CHANGELOG).
     public var fallbackAlphaShare = 0.2
+    /// Failed looks each certification sequence survives: a sequence ends at its
+    /// `lookRetries + 1`-th failed look, and each look is tested at `1 / (lookRetries + 1)` of
+    /// the sequence's share of `1 - confidence` (a false claim needs one of the first
+    /// `lookRetries + 1` candidates over the budget to pass its test: Bonferroni over those).
+    /// Nil (`auto`): the job sets it (`PruneJob.resolvingLookRetries`); 0 until then.
+    public var lookRetries: Int?
     /// Search even when the certification images cannot certify the budget for any candidate
     /// (`--force`, which writes the searches' most pruned candidate); otherwise the job stops
     /// before any training and says how many images the budget needs.
@@ -143,6 +153,13 @@ public struct PruningOptions: Sendable {
     /// retrains and validates its candidate; at 224x224 a round costs about 70 s on 2 cores,
     /// and late rounds remove a few bases each (docs/benchmarks.md, "Native resolution").
     public var basisRounds: Int? = 10
+    /// With a value: `basisRounds` is set (the job does it) so that the rounds' retrains cost
+    /// about this many multiply-accumulates in all, `basisRoundsWork / (retrainImages * MACs
+    /// per image)`, between `basisRoundsRange`: 10 for Lite0 at 224x224 (about 1,000 images
+    /// of 385 M MACs per round), 30 at 32x32 (10,000 of 7.8 M), where the 10 that bound the
+    /// 224 search's time ended searches that still had budget (docs/certification.md).
+    public var basisRoundsWork: Int? = 4_000_000_000_000
+    public static let basisRoundsRange = 10...30
     /// Basis importance is measured on the last this many images of each training pass (the
     /// last factor-training epoch and every round's retrain); the batches before them only
     /// train, which with a teacher takes one backward sweep instead of two. Nil (the default):
@@ -182,7 +199,8 @@ public struct PruningOptions: Sendable {
 
     /// The options with `retrainImages` and `epochImages` sized for a model of `macs`
     /// multiply-accumulates per image under `retrainWork` (as they are without it or without
-    /// `macs`), and `retrainImages` at most `trainImages`.
+    /// `macs`), `retrainImages` at most `trainImages`, and `basisRounds` from
+    /// `basisRoundsWork`.
     public func sizingPasses(macsPerImage macs: Int?, trainImages: Int) -> PruningOptions {
         var options = self
         if let work = retrainWork, let macs, macs > 0 {
@@ -190,6 +208,10 @@ public struct PruningOptions: Sendable {
             options.epochImages = max(options.retrainImages, work * 3 / 2 / macs)
         }
         options.retrainImages = min(options.retrainImages, trainImages)
+        if let work = basisRoundsWork, let macs, macs > 0 {
+            let rounds = work / max(options.retrainImages * macs, 1)
+            options.basisRounds = min(max(rounds, Self.basisRoundsRange.lowerBound), Self.basisRoundsRange.upperBound)
+        }
         return options
     }
 }
