@@ -9,17 +9,23 @@ import Testing
 struct UnusedCheck: Error {}
 
 @Suite struct CertificationSequenceTests {
+    /// A 1-point budget searched by `method`, certified by `certify` with `retries`.
+    static func options(_ method: PruningOptions.Method, _ certify: CertifyMode, retries: Int) -> PruningOptions {
+        var options = PruningOptions()
+        options.method = method
+        options.certify = certify
+        options.maxAccuracyDrop = 1
+        options.lookRetries = retries
+        return options
+    }
+
     /// Filter candidates f1-f3 (f2's look fails on the certification images), then basis
     /// candidates b1-b3 (b3's fails). Each look's outcome is given by `failing`.
     func offerAll(share: Double, retries: Int = 0, failing: Set<String> = ["filter 2", "basis 3"],
                   basisRounds: Int = 3) throws -> (sequence: CertificationSequence, goOn: [String: Bool]) {
         let model = try ONNXImporter.load(path: Fixtures.models + "/patterns/residual.onnx")
-        var options = PruningOptions()
-        options.method = .double
-        options.certify = .labels
-        options.maxAccuracyDrop = 1
+        var options = Self.options(.double, .labels, retries: retries)
         options.fallbackAlphaShare = share
-        options.lookRetries = retries
         let sequence = CertificationSequence(options: options, inputParameters: 1000, certificationImages: 2000) { candidate in
             let name = "\(candidate.stage) \(candidate.round)"
             // 2,000 images; a failing look changes 40 answers for the worse (bound about 2.5 pt), a passing one 4.
@@ -122,12 +128,8 @@ struct UnusedCheck: Error {}
         var random = SplitMix64(seed: 11)
         let runs = 2000, images = 10_000
         func run(retries: Int, confidence: Double = 0.95) -> (falseClaims: Int, survived: Int) {
-            var options = PruningOptions()
-            options.method = .basis
-            options.certify = .agreement
-            options.maxAccuracyDrop = 1
+            var options = Self.options(.basis, .agreement, retries: retries)
             options.confidence = confidence
-            options.lookRetries = retries
             var falseClaims = 0, survived = 0
             for _ in 0..<runs {
                 let sequence = CertificationSequence(options: options, inputParameters: 1000, certificationImages: images) { candidate in
