@@ -52,10 +52,13 @@ enum Parse {
         return n
     }
 
-    /// A positive integer, or nil for `word` (an option's `N|auto`, `N|none`, `N|all`).
-    static func positive(_ option: String, _ text: String, or word: String) throws(CLIError) -> Int? {
+    /// A positive integer, or nil for `word` (an option's `N|auto`, `N|none`, `N|all`). The
+    /// message names `also`, the option's other words, as well.
+    static func positive(_ option: String, _ text: String, or word: String, also: [String] = []) throws(CLIError) -> Int? {
         if text == word { return nil }
-        guard let n = Int(text), n > 0 else { throw .usage("\(option) '\(text)' is not a positive integer or \(word)") }
+        guard let n = Int(text), n > 0 else {
+            throw .usage("\(option) '\(text)' is not \(alternatives(["a positive integer", word] + also))")
+        }
         return n
     }
 

@@ -59,7 +59,7 @@ import Testing
         guard looks.last(where: { $0["certified"] as? Bool == true })?["stage"] as? String == "basis" else { return }
         let phases = try #require(report["phases"] as? [[String: Any]]).compactMap { $0["name"] as? String }
         let filter = try #require(report["filter"] as? [String: Any])
-        if let again = phases.first(where: { $0.hasPrefix("again from filter round ") }) {
+        if let again = phases.last(where: { $0.hasPrefix("again from filter round ") }) {
             let round = try #require(Int(again.dropFirst("again from filter round ".count)))
             let row = try #require(history.first { $0["round"] as? Int == round })
             print("basis stage started again from filter round \(round)")
@@ -237,7 +237,7 @@ import Testing
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--retrain-images", "many"],
          "onnx-basisprune: --retrain-images 'many' is not a positive integer or auto"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--basis-rounds", "0"],
-         "onnx-basisprune: --basis-rounds '0' is not a positive integer or none"),
+         "onnx-basisprune: --basis-rounds '0' is not a positive integer, none or auto"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--confidence", "1"],
          "onnx-basisprune: --confidence '1' is not a number in 0.5...0.9999"),
         ([Fixtures.bundledModel, "/tmp/x.onnx", "--data", "idx:/usr/share/datasets/fashion-mnist", "--importance-images", "0"],

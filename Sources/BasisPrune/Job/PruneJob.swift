@@ -103,9 +103,9 @@ public struct PruneJob: Sendable {
         var start: Model
         var removedByFilter: Set<Int>?
         var filterRecord: ((Set<Int>) -> PruneReport.FilterStage)?
-        /// With `double`: a less pruned filter candidate to start the basis stage from again
-        /// (built only if it does).
-        var filterFallback: Candidate?
+        /// With `double`: less pruned filter candidates, most pruned first, to start the basis
+        /// stage from again (each built only if it does).
+        var filterFallbacks: [Candidate] = []
         var skipped: [PruneReport.Skipped] = []
         var basisResult: BasisSearchResult?
         /// The training micro-batch of each stage that ran (sized for the memory plan).
@@ -290,17 +290,36 @@ public struct PruneJob: Sendable {
         stages.start = folded
         stages.start.graph = try ChannelPruning.remove(folded.graph, analysis, removed: result.removed, means: search.means)
         // Where training the factors does not win the overspending back (see
-        // `PruningOptions.filterShare`), the basis stage starts over from the last filter
-        // candidate whose own predicted bound is within the budget.
-        if share > 1, let (removed, round) = accepted.last(where: { $0.1.predictedBound ?? 0 <= options.maxAccuracyDrop }),
-           removed != result.removed {
-            stages.filterFallback = candidate(removed, round)
+        // `PruningOptions.filterShare`), or wins it back with no room left for a single basis
+        // round, the basis stage starts over from the last filter candidate whose own predicted
+        // bound is within the budget, and then from the last within half of it (the filter
+        // candidates certified as fallbacks).
+        if share > 1 {
+            for number in Self.fallbackRounds(rounds, budget: options.maxAccuracyDrop) {
+                guard let (removed, round) = accepted.first(where: { $0.1.round == number }), removed != result.removed else { continue }
+                stages.filterFallbacks.append(candidate(removed, round))
+            }
         }
     }
 
+    /// The accepted filter rounds (`rounds`, in order, the last being the stage's result) the
+    /// basis stage may start over from, most pruned first: the last predicted within `budget`
+    /// and the last within half of it (the rounds certified as fallbacks), each unless it is
+    /// the result.
+    static func fallbackRounds(_ rounds: [PruningRound], budget: Double) -> [Int] {
+        var numbers: [Int] = []
+        for limit in [budget, budget / 2] {
+            guard let round = rounds.last(where: { $0.predictedBound ?? 0 <= limit }), round.round != rounds.last?.round,
+                  !numbers.contains(round.round) else { continue }
+            numbers.append(round.round)
+        }
+        return numbers
+    }
+
     /// Basis pruning in rounds (`BasisSearch`) from `stages.start`, each accepted candidate
-    /// offered to `sequence`: at most twice, from the filter stage's result and (if its trained
-    /// factors fail the budget rule) from `stages.filterFallback`.
+    /// offered to `sequence`: from the filter stage's result and, while its trained factors
+    /// fail the budget rule or no basis round is accepted, from the next of
+    /// `stages.filterFallbacks` (at most three times in all).
     func basisStage(_ context: Context, _ sequence: CertificationSequence, _ stages: inout Stages, _ clock: inout PhaseClock) throws {
         let data = context.data
         var options = context.options
@@ -321,17 +340,21 @@ public struct PruneJob: Sendable {
                 Candidate(stage: "basis", round: round.round, parameters: round.layerParameters + unsplit,
                           build: { [split, layers] in (try Pipeline.export(split, layers: layers, choices: state.choices), state, filtered) })
             }
-            var result = try search.run(requireTrainedWithinBudget: stages.filterFallback != nil, accepted: { sequence.offer(candidate($0, $1)) })
+            var result = try search.run(requireTrainedWithinBudget: !stages.filterFallbacks.isEmpty, accepted: { sequence.offer(candidate($0, $1)) })
             for i in result.history.indices { result.history[i].parameters = result.history[i].layerParameters + unsplit }
             search.executor.releasePlans()
             stages.microBatches.append(search.options.sharing.microBatch)
             try sequence.rethrow()
             clock.add(result.phases)
-            if result.history.first?.accepted == false, let fallback = stages.filterFallback {
+            // No basis round accepted: nothing was offered to `sequence`, so starting over keeps
+            // the looks in order.
+            let nothingRemoved = !result.history.contains { $0.accepted && $0.round > 0 }
+            if nothingRemoved, !stages.filterFallbacks.isEmpty {
+                let fallback = stages.filterFallbacks.removeFirst()
                 // Kept short, as above; the filter record names the groups the result removed.
                 clock.note("again from filter round \(fallback.round)")
                 let built = try fallback.build()
-                (stages.start, stages.removedByFilter, stages.filterFallback) = (built.model, built.removed, nil)
+                (stages.start, stages.removedByFilter) = (built.model, built.removed)
                 // The new starting point is the filter candidate looked at if no basis one is.
                 if sequence.pendingFilter != nil { sequence.pendingFilter = fallback }
                 stages.lastCandidate = fallback

@@ -81,7 +81,7 @@ enum PruneCommand {
                 Entry("--basis-rounds", "N|none|auto", "the most rounds the basis search tries, accepted or not; each retrains and validates a candidate, so this bounds the search's time. auto (default): as many as keep the rounds' retraining within \(d.basisRoundsWork.map { g(Double($0)) } ?? "-") multiply-accumulates, between \(PruningOptions.basisRoundsRange.lowerBound) and \(PruningOptions.basisRoundsRange.upperBound): \(PruningOptions.basisRoundsRange.lowerBound) at 224x224 (a round takes about 70 s on 2 cores there, and the late rounds remove a few bases each), \(PruningOptions.basisRoundsRange.upperBound) for a Lite0 at 32x32. The summary says when the search stopped here. none: until a round at the smallest fraction fails") { (o, text) throws(CLIError) in
                     o.basisRoundsWork = nil
                     if text == "auto" { o.basisRoundsWork = PruningOptions().basisRoundsWork; return }
-                    o.basisRounds = try Parse.positive("--basis-rounds", text, or: "none")
+                    o.basisRounds = try Parse.positive("--basis-rounds", text, or: "none", also: ["auto"])
                 },
             ]),
             .init(title: "CERTIFICATION", options: [
