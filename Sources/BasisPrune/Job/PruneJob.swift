@@ -149,6 +149,9 @@ public struct PruneJob: Sendable {
         let judged = try judgeInput(input, model: model, data: &data, options: options, estimateOnValidation: estimateOnValidation)
         clock.lap("validate input model")
         options = options.sizingPasses(macsPerImage: original.layerMACs, trainImages: data.trainIndices.count)
+        if options.objectiveAuto, let macs = original.layerMACs {
+            (options.objective, options.objectiveFrom) = Objective.auto(macsPerImage: macs, parameters: original.layerParameters)
+        }
         if options.needsTeacher {
             // The input model teaches both stages (with double, not the filter-pruned model).
             options.teacher = try TeacherOutputs(executor: input, data: data.train, indices: data.trainIndices, batchSize: options.evaluationBatch,
@@ -433,6 +436,7 @@ public struct PruneJob: Sendable {
         report.objective = options.objective.rawValue
         report.channelMultiple = options.channelMultiple
         report.channelMultipleFrom = options.channelMultipleFrom
+        report.objectiveFrom = options.objectiveFrom
         report.loss = options.method == .basis ? nil : options.loss.rawValue
         report.factorLoss = options.method == .filter ? nil : options.factorLoss.rawValue
         report.removal = options.removal.rawValue

@@ -125,6 +125,8 @@ public struct PruneReport: Sendable, Codable {
     public var objective: String?
     public var channelMultiple: Int?
     public var channelMultipleFrom: String?
+    /// With `--objective auto`: how the objective was chosen ("auto: 115 MACs per parameter, ...").
+    public var objectiveFrom: String?
     /// Nodes of the input file and of the written file (simplified).
     public var nodesBefore: Int?
     public var nodesAfter: Int?
@@ -168,7 +170,7 @@ public struct PruneReport: Sendable, Codable {
         case schema, method, input, output, layers, history, filter, phases, verify, skipped, objective, certification, loss, factorLoss = "factor_loss", temperature, removal
         case ranks, threads, exchanges, microBatch = "micro_batch", bytesSent = "bytes_sent", bytesPerTrainingStep = "bytes_per_training_step", outputWritten = "output_written"
         case memoryLimit = "memory_limit", peakResidentBytes = "peak_resident_bytes", retrainImages = "retrain_images", roundFraction = "round_fraction", basisRounds = "basis_rounds"
-        case channelMultiple = "channel_multiple", channelMultipleFrom = "channel_multiple_from", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
+        case channelMultiple = "channel_multiple", channelMultipleFrom = "channel_multiple_from", objectiveFrom = "objective_from", nodesBefore = "nodes_before", nodesAfter = "nodes_after"
         case schemaVersion = "schema_version", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case macsBefore = "macs_before", macsAfter = "macs_after", inputAccuracy = "input_accuracy"
         case outputAccuracy = "output_accuracy", maxAccuracyDrop = "max_accuracy_drop", withinBudget = "within_budget"
@@ -268,6 +270,9 @@ public struct PruneReport: Sendable, Codable {
             out += "\ntrained and ranked against: " + losses.joined(separator: ", ")
                 + (temperature.map { ", temperature \(String(format: "%g", $0))" } ?? "")
                 + (retrainImages.map { ", \(grouped($0)) training images per round" } ?? "") + "\n"
+        }
+        if let objective {
+            out += "importance per --objective \(objective) cost" + (objectiveFrom.map { " (\($0))" } ?? "") + "\n"
         }
         if let removal {
             out += removal == "mean" ? "removed bases and channels leave their means in the next layer's bias (--removed mean)\n"

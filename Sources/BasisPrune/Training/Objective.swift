@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the searches minimise when they rank what to remove: importance is divided by the cost
 /// a basis or channel group adds under this objective.
 public enum Objective: String, Sendable, Codable, CaseIterable {
@@ -18,6 +20,25 @@ public enum Objective: String, Sendable, Codable, CaseIterable {
 
     /// The fixed cost a split layer's second Conv adds under this objective.
     public var splitOverhead: Int { self == .latency ? Self.convOverheadMACs : 0 }
+
+    /// `--objective auto`: `macs` for a model whose layers do at least this many
+    /// multiply-accumulates per image per parameter, else `params`. A parameter costs a CPU
+    /// about as long to fetch (4 bytes at about 10 GB/s: 0.4 ns) as a dozen or so MACs take to
+    /// compute (about 30 GMAC/s on a core: 0.03 ns each), so above some 13 MACs per parameter a
+    /// layer's time follows its MACs, not its weights. EfficientNet-Lite0 does 115 at 224x224
+    /// (parameter pruning there removes the late layers, where the time is not) and 2.3 at
+    /// 32x32, where `params` wrote the smallest and also the fastest certified output.
+    public static let autoMACsPerParameter = 16
+
+    /// What `--objective auto` chooses for a model of `macs` per image and `parameters` (its
+    /// Conv/Gemm/MatMul layers'), with the reason for the report.
+    public static func auto(macsPerImage macs: Int, parameters: Int) -> (objective: Objective, reason: String) {
+        let ratio = Double(macs) / Double(max(parameters, 1))
+        let shown = ratio >= 10 ? String(Int(ratio.rounded())) : String(format: "%.1f", ratio)
+        return ratio >= Double(autoMACsPerParameter)
+            ? (.macs, "auto: \(shown) MACs per parameter, at least \(autoMACsPerParameter)")
+            : (.params, "auto: \(shown) MACs per parameter, under \(autoMACsPerParameter)")
+    }
 }
 
 /// Hardware-aligned widths: runtimes' blocked kernels (onnxruntime's NCHWc, oneDNN, TensorRT,

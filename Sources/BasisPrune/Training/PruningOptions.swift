@@ -103,6 +103,11 @@ public struct PruningOptions: Sendable {
     /// Parameters by default: with distilled factors that wrote both the smallest and the fastest
     /// certified model on the full run (README "Deployment speed").
     public var objective = Objective.params
+    /// `--objective auto` (the command line's default; the library's is `objective` as set):
+    /// `PruneJob` sets `objective` by `Objective.auto` from the input model's MACs and
+    /// parameters when the job starts, and `objectiveFrom` says how.
+    public var objectiveAuto = false
+    public var objectiveFrom: String?
     /// Kept channels of every pruned space and kept bases of every split layer are multiples of
     /// this (or the full width); 1 turns alignment off.
     public var channelMultiple = 8

@@ -19,11 +19,13 @@ enum PruneCommand {
         """
 
     /// The command line's defaults: the library's, with the memory limit and the retrain
-    /// budget the command line plans for (`--memory-limit`, `--retrain-images auto`).
+    /// budget the command line plans for (`--memory-limit`, `--retrain-images auto`) and the
+    /// objective chosen for the model (`--objective auto`).
     static var defaults: PruningOptions {
         var o = PruningOptions()
         o.memory = MemoryPlan(limit: MemoryPlan.defaultLimit)
         o.retrainWork = 400_000_000_000
+        o.objectiveAuto = true
         return o
     }
 
@@ -65,7 +67,13 @@ enum PruneCommand {
                 .number("--max-accuracy-drop", "P", in: 0...100, "largest allowed drop of accuracy below the input model, in points (default \(g(d.maxAccuracyDrop))). The result is certified: checked on images no search decision saw, its one-sided upper confidence bound on the drop (image by image against the input model) must be within P, or the run fails with exit 3 and writes nothing (see CERTIFICATION)") { $0.maxAccuracyDrop = $1 },
                 .number("--confidence", "C", in: 0.5...0.9999, "confidence of that bound (default \(g(d.confidence)))") { $0.confidence = $1 },
                 .number("--prune-ratio", "R", in: 0...0.999, "remove this fraction of the bases (and with filter, of the channels) instead of searching; the result is still checked") { $0.pruneRatio = $1 },
-                .choice("--objective", Objective.self, "the cost a basis or channel group is ranked against, and by which a split layer is kept split or re-merged at export. params (default): weight and bias elements (on the full Fashion-MNIST run the smallest and also the fastest certified output in onnxruntime); macs: multiply-accumulates per image at the model's input size, what a layer's time on a CPU grows with; latency: MACs plus a fixed cost per Conv measured in onnxruntime (a split layer runs two Convs, so it stays split only when it saves more than that). docs/benchmarks.md") { $0.objective = $1 },
+                Entry("--objective", "auto|params|macs|latency", "the cost a basis or channel group is ranked against, and by which a split layer is kept split or re-merged at export. params: weight and bias elements (on the full Fashion-MNIST run at 32x32 the smallest and also the fastest certified output in onnxruntime); macs: multiply-accumulates per image at the model's input size, what a layer's time on a CPU grows with; latency: MACs plus a fixed cost per Conv measured in onnxruntime (a split layer runs two Convs, so it stays split only when it saves more than that). auto (default): macs when the input model's layers do at least \(Objective.autoMACsPerParameter) MACs per image per parameter (EfficientNet-Lite0 at 224x224: 115; there ranking by parameters removes the late layers, where the time is not), else params (Lite0 at 32x32: 2.3); the report's objective_from says which. docs/deployment-speed.md") { (o, text) throws(CLIError) in
+                    if text == "auto" { (o.objectiveAuto, o.objectiveFrom) = (true, nil); return }
+                    guard let objective = Objective(rawValue: text) else {
+                        throw .usage("--objective '\(text)' is not \(Parse.alternatives(["auto"] + Objective.allCases.map(\.rawValue)))")
+                    }
+                    (o.objective, o.objectiveAuto, o.objectiveFrom) = (objective, false, nil)
+                },
                 Entry("--channel-multiple", "N|auto", "kept channels of every pruned space and kept bases of every split layer are multiples of N, or the full width, because runtimes' blocked kernels (onnxruntime, TensorRT, OpenVINO) run other widths on slower paths (default \(d.channelMultiple); 1 turns it off; 16 or 32 for some GPUs and accelerators). auto: the channel block of onnxruntime's blocked convolutions on this machine, 16 with AVX-512F, else 8 (the report's channel_multiple_from says which)") { (o, text) throws(CLIError) in
                     if let n = try Parse.positive("--channel-multiple", text, or: "auto") {
                         (o.channelMultiple, o.channelMultipleFrom) = (n, nil)
